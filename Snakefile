@@ -1,0 +1,33 @@
+# CIFAR-10 noise-augmentation study: download -> seeded split -> noise shards -> one training
+# job per trial -> tables and plots. The logic lives in the cifar_noise package; see README.md.
+import os
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+# Scripts run in fresh interpreters (or conda envs): let them import cifar_noise from here.
+sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
+
+
+# The full study is the default; `--configfile other.yaml` replaces it rather than merging into it.
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/noise.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    input:
+        rules.aggregate_trials.output,
+        rules.plot_results.output,
+        noise_example_files(),
+    default_target: True

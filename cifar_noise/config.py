@@ -1,0 +1,245 @@
+"""Config validation, defaults, seeds and the path scheme of the study.
+
+The Snakefile calls :func:`load_study` once; everything the rules need (which trials exist,
+their parameters, where their files go) comes from the :class:`Study` it returns, so the
+rules themselves hold no logic.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .errors import StudyError
+from .noise import DEFAULT_PARAMS, condition_slug
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+RESULTS = "results"
+
+# Which noise parameters mean something for which noise type.
+NOISE_PARAM_KEYS = {name: set(params) for name, params in DEFAULT_PARAMS.items()}
+
+# Codes that keep the seeds of different purposes apart.
+_SEED_PURPOSE = {"split": 1, "noise": 2, "train": 3}
+
+
+def derive_seed(base: int, purpose: str, trial: int) -> int:
+    """A 32-bit seed for ``purpose`` in ``trial``, derived from the study's base seed.
+
+    Trial t of every experiment shares its split and initialisation seeds (paired design: the
+    conditions are compared on the same data and the same starting weights).
+    """
+    state = np.random.SeedSequence([base, _SEED_PURPOSE[purpose], trial]).generate_state(1)
+    return int(state[0])
+
+
+def _path(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def _describe(error) -> str:
+    where = _path(error)
+    if error.validator == "additionalProperties":
+        return f"{where}: {error.message} (check the spelling; allowed keys are in {SCHEMA_PATH.name})"
+    if error.validator == "propertyNames":
+        return (f"{where}: experiment name {error.instance!r} is not allowed: names become folder "
+                "names, so use letters, digits, '_', '.' and '-' only (no spaces or slashes)")
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    return f"{where}: {error.message}"
+
+
+def _fill_defaults(instance, schema):
+    """Fill in schema defaults, recursing into objects (also the experiments' additionalProperties)."""
+    if not isinstance(instance, dict) or schema.get("type") not in (None, "object"):
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in instance.items():
+            if key not in schema.get("properties", {}):
+                _fill_defaults(value, extra)
+
+
+def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
+    """Return a validated copy of ``config`` with defaults filled in; StudyError names the bad key."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    config = copy.deepcopy(config) if config is not None else {}
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), _path(e)))
+    if errors:
+        lines = [_describe(e) for e in errors[:10]]
+        raise StudyError("invalid config: " + "; ".join(lines))
+    _fill_defaults(config, schema)
+    _check_semantics(config)
+    return config
+
+
+def _check_semantics(config: dict) -> None:
+    problems = []
+    for name, exp in config["experiments"].items():
+        where = f"experiments.{name}"
+        unknown = set(exp["noise_params"]) - NOISE_PARAM_KEYS[exp["noise"]]
+        if unknown:
+            allowed = ", ".join(sorted(NOISE_PARAM_KEYS[exp["noise"]])) or "none"
+            problems.append(f"{where}.noise_params: {', '.join(sorted(unknown))} do not apply to noise "
+                            f"{exp['noise']!r} (allowed: {allowed})")
+        if exp["noise"] == "none" and exp["enlarge"] != 1:
+            problems.append(f"{where}.enlarge: is {exp['enlarge']} but noise is 'none'; exact copies add "
+                            "nothing but epochs: set enlarge to 1 and raise epochs instead")
+        if exp["noise"] != "none" and exp["enlarge"] < 2:
+            problems.append(f"{where}.enlarge: noise {exp['noise']!r} needs enlarge >= 2 (1 trains on the "
+                            "originals only); set enlarge, or noise: none")
+        if exp["test_set"] == "rest" and exp["train_size"] >= 50000:
+            problems.append(f"{where}.test_set: 'rest' with train_size {exp['train_size']} leaves no "
+                            "training images to test on; use test_set: official")
+        params = noise_params(config, exp)
+        if exp["noise"] == "regional" and params["patch_size"] % 2 == 0:
+            problems.append(f"{where}: regional patch_size must be odd (a square with a centre pixel), "
+                            f"not {params['patch_size']}")
+    if problems:
+        raise StudyError("invalid config: " + "; ".join(problems))
+
+
+def noise_params(config: dict, exp: dict) -> dict:
+    if exp["noise"] == "none":
+        return {}
+    return {**DEFAULT_PARAMS[exp["noise"]], **config["noise"][exp["noise"]], **exp["noise_params"]}
+
+
+def load_config_file(path: str | Path) -> dict:
+    try:
+        return yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as exc:
+        raise StudyError(f"cannot read config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise StudyError(f"config file {path} is not valid YAML: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Trial:
+    experiment: str
+    trial: int
+
+    @property
+    def folder(self) -> str:
+        return f"{RESULTS}/experiments/{self.experiment}/trial-{self.trial:02d}"
+
+
+class Study:
+    """A validated config plus everything derived from it: trials, seeds, paths."""
+
+    def __init__(self, config: dict):
+        self.config = validate_config(config)
+        self.experiments = self.config["experiments"]
+
+    # ---- data -----------------------------------------------------------------------------
+    @property
+    def archive(self) -> str:
+        """The archive the study reads: the user's local copy, or the one we download."""
+        return self.config["data"]["archive"] or f"{RESULTS}/data/cifar-10-python.tar.gz"
+
+    DATASET = {name: f"{RESULTS}/data/cifar10/{name}.npy"
+               for name in ("train_images", "train_labels", "test_images", "test_labels")}
+
+    # ---- trials ---------------------------------------------------------------------------
+    def trials(self, experiment: str | None = None) -> list[Trial]:
+        names = [experiment] if experiment else list(self.experiments)
+        return [Trial(n, t) for n in names for t in range(1, self.experiments[n]["trials"] + 1)]
+
+    def experiment(self, name: str) -> dict:
+        if name not in self.experiments:
+            raise StudyError(f"no experiment {name!r} in the config (have: {', '.join(self.experiments)})")
+        return self.experiments[name]
+
+    def split_id(self, name: str, trial: int) -> str:
+        exp = self.experiment(name)
+        test = exp["test_set"] + (f"{exp['test_size']}" if exp["test_size"] else "")
+        return f"train{exp['train_size']}-{test}-trial{int(trial):02d}"
+
+    def split_files(self, name: str, trial: int) -> dict[str, str]:
+        folder = f"{RESULTS}/splits/{self.split_id(name, trial)}"
+        return {key: f"{folder}/{key}.npy" for key in self.DATASET}
+
+    def split_params(self, split_id: str) -> dict:
+        """Parameters of a split folder name (the experiments sharing it agree on them)."""
+        for name in self.experiments:
+            for trial in range(1, self.experiments[name]["trials"] + 1):
+                if self.split_id(name, trial) == split_id:
+                    exp = self.experiments[name]
+                    return {"train_size": exp["train_size"], "test_set": exp["test_set"],
+                            "test_size": exp["test_size"], "seed": derive_seed(self.config["seed"], "split", trial)}
+        raise StudyError(f"no experiment uses split {split_id!r}")
+
+    def shard_count(self, name: str) -> int:
+        exp = self.experiment(name)
+        return math.ceil(exp["train_size"] * (exp["enlarge"] - 1) / self.config["shards"]["size"])
+
+    def shard_files(self, name: str, trial: int) -> list[str]:
+        folder = f"{Trial(name, int(trial)).folder}/shards"
+        return [f"{folder}/shard-{s:04d}.npy" for s in range(self.shard_count(name))]
+
+    def shard_params(self, name: str, trial: int) -> dict:
+        exp = self.experiment(name)
+        return {
+            "noise": exp["noise"],
+            "noise_params": noise_params(self.config, exp),
+            "enlarge": exp["enlarge"],
+            "shard_size": self.config["shards"]["size"],
+            "noise_seed": derive_seed(self.config["seed"], "noise", int(trial)),
+        }
+
+    def trial_params(self, name: str, trial: int) -> dict:
+        """Every parameter that defines one trial (recorded in its metrics.json)."""
+        trial = int(trial)
+        exp = self.experiment(name)
+        training = self.config["training"]
+        return {
+            "experiment": name,
+            "trial": trial,
+            "description": exp["description"],
+            "train_size": exp["train_size"],
+            "test_set": exp["test_set"],
+            "test_size": exp["test_size"],
+            "architecture": exp["architecture"],
+            "noise": exp["noise"],
+            "noise_params": noise_params(self.config, exp),
+            "enlarge": exp["enlarge"],
+            "epochs": exp["epochs"],
+            "batch_size": exp["batch_size"],
+            "scale_inputs": training["scale_inputs"],
+            "eval_batch_size": training["eval_batch_size"],
+            "evaluate_every_epoch": training["evaluate_every_epoch"],
+            "shard_size": self.config["shards"]["size"],
+            "seed": self.config["seed"],
+            "split_seed": derive_seed(self.config["seed"], "split", trial),
+            "noise_seed": derive_seed(self.config["seed"], "noise", trial),
+            "train_seed": derive_seed(self.config["seed"], "train", trial),
+        }
+
+    def noise_conditions(self) -> dict[str, tuple[str, dict]]:
+        """Every distinct (noise, parameters) of the noisy experiments, by file-name-safe slug."""
+        conditions = {}
+        for exp in self.experiments.values():
+            if exp["noise"] != "none":
+                params = noise_params(self.config, exp)
+                conditions[condition_slug(exp["noise"], params)] = (exp["noise"], params)
+        return conditions
+
+    def metrics_files(self) -> list[str]:
+        return [f"{t.folder}/metrics.json" for t in self.trials()]
+
+    @staticmethod
+    def checkpoint_dir(name: str, trial: int) -> str:
+        return f"{RESULTS}/checkpoints/{name}/trial-{int(trial):02d}"

@@ -1,0 +1,102 @@
+"""Small file helpers: atomic writes, checksums, .npy headers.
+
+Every file the workflow produces is written to a temporary name in the same folder and
+renamed into place only when complete, so that a crash, a kill or a full disk never
+leaves a truncated file that a later run would mistake for a finished one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike, suffix: str = ".part") -> Iterator[Path]:
+    """Yield a temporary path next to ``dest``; rename it onto ``dest`` on success.
+
+    On any exception (including KeyboardInterrupt) the temporary file is removed and
+    ``dest`` is left untouched. ``suffix`` is for writers that insist on an extension.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        _fsync_file(tmp_path)
+        os.replace(tmp_path, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def save_npy(dest: str | os.PathLike, array: np.ndarray) -> None:
+    """Write ``array`` as a .npy file atomically (``np.save`` on a temp file, then rename)."""
+    with atomic_path(dest) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+
+
+def write_text(dest: str | os.PathLike, text: str) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(dest: str | os.PathLike, data) -> None:
+    write_text(dest, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def npy_layout(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Return (shape, dtype, data offset) of a C-ordered .npy file, checking it is complete.
+
+    Raises ValueError for a file that is not a .npy file, is Fortran-ordered, or is
+    shorter or longer than its header says (a truncated write).
+    """
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f"{path}: unsupported .npy format version {version}")
+        shape, fortran_order, dtype = read_header(handle)
+        offset = handle.tell()
+    if fortran_order:
+        raise ValueError(f"{path}: Fortran-ordered arrays are not supported")
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    actual = os.path.getsize(path)
+    if actual != expected:
+        raise ValueError(f"{path}: file is {actual} bytes but its header promises {expected} (truncated?)")
+    return tuple(shape), dtype, offset

@@ -1,0 +1,57 @@
+"""Running a Snakemake ``script:`` job: its output goes to the job's log, user errors to one line.
+
+Scripts call :func:`run` with the ``snakemake`` object and a function of it. Everything the job
+prints (TensorFlow's C++ logging too) goes to the rule's ``log:`` file. A :class:`StudyError`
+becomes a single ``Error in rule ...`` line on the terminal and a non-zero exit; any other
+exception leaves its traceback in the log and a one-line pointer on the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Callable
+
+from .errors import StudyError
+
+
+def _redirect_to(log_path: str) -> int:
+    """Point file descriptors 1 and 2 at ``log_path``; return a copy of the original stderr."""
+    os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+    terminal = os.dup(2)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+    return terminal
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def run(snakemake, main: Callable) -> None:
+    rule = getattr(snakemake, "rule", "?")
+    log_path = snakemake.log[0] if len(snakemake.log) else None
+    terminal = _redirect_to(log_path) if log_path else os.dup(2)
+
+    def tell_terminal(text: str) -> None:
+        os.write(terminal, (text.rstrip() + "\n").encode())
+
+    try:
+        main(snakemake)
+    except StudyError as error:
+        print(f"ERROR: {error}", flush=True)
+        tell_terminal(f"Error in rule {rule}: {error}")
+        sys.exit(1)
+    except BaseException as error:  # KeyboardInterrupt too: say where the details are
+        traceback.print_exc()
+        sys.stderr.flush()
+        where = f"; see {log_path}" if log_path else ""
+        tell_terminal(f"Error in rule {rule}: {type(error).__name__}: {error}{where}")
+        sys.exit(1)

@@ -1,0 +1,223 @@
+"""The three perturbations of the study, on uint8 images (N, 32, 32, 3), 0-255 scale.
+
+As DEVELOPERS.md defines them (and as the notebook wrote them):
+
+- regional: ``patches`` random ``patch_size`` x ``patch_size`` squares per image, centre row and
+  column uniform in [patch_size//2, 32 - patch_size//2) (the notebook's ``randrange(2, 30)``);
+  every channel value inside a square gets ``+= U(-amplitude, amplitude)``; overlapping squares add up.
+- salt_pepper: each pixel independently with probability ``probability``; each of its channel values
+  gets ``+= U(-amplitude, amplitude)``.
+- gaussian: every channel value gets ``+= N(0, sigma^2)``.
+
+Deviation from the notebook, which added the noise to unclipped float64 arrays: we store uint8, so
+the perturbed value is rounded to the nearest integer once (after all noise of an image is added)
+and clipped to 0..255. Since pixels are integers, ``round(x + n) == x + round(n)``: for the
+Gaussian we therefore draw ``round(n)`` directly from its exact discrete distribution
+(P(k) = Phi((k + 1/2)/sigma) - Phi((k - 1/2)/sigma)) through a 32-bit inverse-CDF table, which is
+far faster than drawing float normals and identical in distribution up to 2**-32 per value.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+NOISE_TYPES = ("none", "regional", "salt_pepper", "gaussian")
+DEFAULT_PARAMS = {
+    "none": {},
+    "regional": {"patches": 3, "patch_size": 5, "amplitude": 25.0},
+    "salt_pepper": {"probability": 0.1, "amplitude": 50.0},
+    "gaussian": {"sigma": 20.0},
+}
+
+# Images are perturbed in blocks this small so that the temporaries stay in the CPU cache.
+_BLOCK = 64
+# A shard is cut into chunks of this many images, each with its own random stream, so that the
+# result does not depend on how many threads share the work.
+CHUNK = 512
+
+
+def condition_label(noise: str, params: dict) -> str:
+    if noise == "none":
+        return "no noise"
+    return f"{noise} (" + ", ".join(f"{k}={v:g}" for k, v in sorted(params.items())) + ")"
+
+
+def condition_slug(noise: str, params: dict) -> str:
+    """A file-name-safe name of a noise condition, e.g. ``gaussian-sigma20``."""
+    parts = [noise] + [f"{k}{v:g}" for k, v in sorted(params.items())]
+    return "-".join(parts).replace("_", "")
+
+
+class DiscreteSampler:
+    """Draws integers with given probabilities by a 32-bit inverse CDF.
+
+    A 65,536-entry table indexed by the top 16 bits of a uniform 32-bit word answers directly
+    for every bucket that holds no CDF threshold (all but a few hundred); the rare words in the
+    other buckets fall back to a binary search. Each value's probability is exact to 2**-32.
+    """
+
+    _AMBIGUOUS = np.iinfo(np.int16).min
+
+    def __init__(self, values: np.ndarray, probabilities: np.ndarray):
+        values = np.asarray(values, dtype=np.int16)
+        cdf = np.cumsum(np.asarray(probabilities, dtype=np.float64))
+        cdf /= cdf[-1]
+        # u < thresholds[j] (and >= thresholds[j-1]) selects values[j]
+        self.thresholds = np.round(cdf[:-1] * 2.0**32).astype(np.uint64)
+        self.values = values
+        bucket_lo = np.arange(1 << 16, dtype=np.uint64) << np.uint64(16)
+        first = np.searchsorted(self.thresholds, bucket_lo, side="right")
+        last = np.searchsorted(self.thresholds, bucket_lo + np.uint64(0xFFFF), side="right")
+        self.table = np.where(first == last, values[first], self._AMBIGUOUS).astype(np.int16)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """The probabilities this sampler actually realises (multiples of 2**-32)."""
+        edges = np.concatenate([[0], self.thresholds, [2**32]]).astype(np.float64)
+        return np.diff(edges) / 2.0**32
+
+    def sample(self, words: np.ndarray) -> np.ndarray:
+        """Map uniform uint32 words to values (int16), one per word."""
+        out = self.table[words >> np.uint32(16)]
+        ambiguous = np.flatnonzero(out == self._AMBIGUOUS)
+        if ambiguous.size:
+            idx = np.searchsorted(self.thresholds, words[ambiguous].astype(np.uint64), side="right")
+            out[ambiguous] = self.values[idx]
+        return out
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    return 0.5 * np.array([math.erfc(-v / math.sqrt(2.0)) for v in z])
+
+
+def rounded_gaussian(sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Support and probabilities of round(N(0, sigma^2)); tails beyond 8 sigma are folded in."""
+    reach = int(math.ceil(8 * sigma)) + 1
+    values = np.arange(-reach, reach + 1)
+    upper = _normal_cdf((values + 0.5) / sigma)
+    lower = _normal_cdf((values - 0.5) / sigma)
+    probabilities = upper - lower
+    probabilities[0] += lower[0]
+    probabilities[-1] += 1.0 - upper[-1]
+    return values, probabilities
+
+
+_SAMPLERS: dict[float, DiscreteSampler] = {}
+
+
+def gaussian_sampler(sigma: float) -> DiscreteSampler:
+    if sigma not in _SAMPLERS:
+        _SAMPLERS[sigma] = DiscreteSampler(*rounded_gaussian(sigma))
+    return _SAMPLERS[sigma]
+
+
+def _uint32_words(rng: np.random.Generator, n: int) -> np.ndarray:
+    raw = rng.bit_generator.random_raw((n + 1) // 2)
+    return raw.view(np.uint32)[:n]
+
+
+def _round_clip(values: np.ndarray, out: np.ndarray) -> None:
+    np.rint(values, out=values)
+    np.clip(values, 0, 255, out=values)
+    out[...] = values
+
+
+def _gaussian(images, out, rng, sigma):
+    if sigma == 0:
+        out[...] = images
+        return
+    sampler = gaussian_sampler(float(sigma))
+    flat_in = images.reshape(len(images), -1)
+    flat_out = out.reshape(len(out), -1)
+    for start in range(0, len(images), _BLOCK):
+        block = flat_in[start:start + _BLOCK]
+        noise = sampler.sample(_uint32_words(rng, block.size)).reshape(block.shape)
+        noise += block
+        np.clip(noise, 0, 255, out=noise)
+        flat_out[start:start + _BLOCK] = noise
+
+
+def _salt_pepper(images, out, rng, probability, amplitude):
+    out[...] = images
+    n = len(images)
+    # P(word < threshold) = threshold / 2**32, within 2**-32 of ``probability``
+    threshold = np.uint32(min(round(probability * 2**32), 2**32 - 1))
+    hit = _uint32_words(rng, n * 32 * 32).reshape(n, 32, 32) < threshold
+    picked = images[hit].astype(np.float64)
+    picked += amplitude * (2.0 * rng.random(picked.shape) - 1.0)
+    clipped = np.empty(picked.shape, dtype=np.uint8)
+    _round_clip(picked, clipped)
+    out[hit] = clipped
+
+
+def _regional(images, out, rng, patches, patch_size, amplitude):
+    half = patch_size // 2
+    offsets = np.arange(patch_size) - half
+    for start in range(0, len(images), _BLOCK):
+        block = images[start:start + _BLOCK]
+        n = len(block)
+        field = np.zeros(block.shape, dtype=np.float64)
+        centres = rng.integers(half, 32 - half, size=(n, patches, 2))
+        noise = amplitude * (2.0 * rng.random((n, patches, patch_size, patch_size, 3)) - 1.0)
+        rows = centres[:, :, 0, None, None] + offsets[None, None, :, None]  # (n, patches, size, 1)
+        cols = centres[:, :, 1, None, None] + offsets[None, None, None, :]  # (n, patches, 1, size)
+        image = np.arange(n)[:, None, None, None]
+        for p in range(patches):  # one patch at a time, so that overlapping patches add up
+            field[image[:, 0], rows[:, p], cols[:, p]] += noise[:, p]
+        field += block
+        _round_clip(field, out[start:start + n])
+
+
+def perturb_into(images: np.ndarray, out: np.ndarray, noise: str, params: dict, rng: np.random.Generator) -> None:
+    """Write a perturbed copy of ``images`` (uint8, N x 32 x 32 x 3) into ``out``."""
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
+        raise ValueError(f"expected uint8 images of shape (N, 32, 32, 3), got {images.dtype} {images.shape}")
+    if noise == "none":
+        out[...] = images
+    elif noise == "gaussian":
+        _gaussian(images, out, rng, params["sigma"])
+    elif noise == "salt_pepper":
+        _salt_pepper(images, out, rng, params["probability"], params["amplitude"])
+    elif noise == "regional":
+        _regional(images, out, rng, params["patches"], params["patch_size"], params["amplitude"])
+    else:
+        raise ValueError(f"unknown noise {noise!r}; expected one of {', '.join(NOISE_TYPES)}")
+
+
+def perturb(images: np.ndarray, noise: str, params: dict, rng: np.random.Generator) -> np.ndarray:
+    out = np.empty_like(images)
+    perturb_into(images, out, noise, params, rng)
+    return out
+
+
+def perturb_chunked(
+    images: np.ndarray,
+    noise: str,
+    params: dict,
+    seed: np.random.SeedSequence,
+    threads: int = 1,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Perturb ``images`` in chunks of CHUNK images, chunk i drawing from ``seed.spawn``'s i-th child.
+
+    The result depends only on ``seed`` and the images, not on ``threads``.
+    """
+    if out is None:
+        out = np.empty_like(images)
+    starts = range(0, len(images), CHUNK)
+    children = seed.spawn(len(starts))
+
+    def work(i):
+        s = slice(starts[i], starts[i] + CHUNK)
+        perturb_into(images[s], out[s], noise, params, np.random.default_rng(children[i]))
+
+    if threads <= 1 or len(starts) == 1:
+        for i in range(len(starts)):
+            work(i)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, range(len(starts))))
+    return out

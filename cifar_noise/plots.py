@@ -1,0 +1,90 @@
+"""Figures: example images per noise condition, test accuracy per experiment, training curves."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .fileio import atomic_path  # noqa: E402
+from .noise import condition_label, perturb  # noqa: E402
+from .stats import mean_ci  # noqa: E402
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+
+
+def noise_examples(images: np.ndarray, noise: str, params: dict, seed: int, path, copies: int = 2) -> None:
+    """Originals in the top row, ``copies`` independently perturbed versions below."""
+    rng = np.random.default_rng(seed)
+    rows = [images] + [perturb(images, noise, params, rng) for _ in range(copies)]
+    fig, axes = plt.subplots(len(rows), len(images), figsize=(1.2 * len(images), 1.3 * len(rows)), squeeze=False)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            ax = axes[r][c]
+            ax.imshow(image, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r][0].set_ylabel("original" if r == 0 else f"copy {r}", fontsize=8)
+    fig.suptitle(condition_label(noise, params), fontsize=10)
+    _save(fig, path)
+
+
+def accuracy_plot(trials: pd.DataFrame, path) -> None:
+    """Test accuracy of every trial per experiment, with the mean and its 95% t-interval."""
+    experiments = list(dict.fromkeys(trials["experiment"]))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(experiments) + 2), 4.2))
+    for i, name in enumerate(experiments):
+        acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
+        jitter = np.linspace(-0.12, 0.12, len(acc)) if len(acc) > 1 else np.zeros(1)
+        ax.scatter(i + jitter, acc, s=18, color="tab:blue", alpha=0.7, zorder=3,
+                   label="trial" if i == 0 else None)
+        mean, low, high = mean_ci(acc)
+        if math.isnan(low):
+            ax.scatter([i], [mean], marker="_", s=400, color="black", zorder=4,
+                       label="mean" if i == 0 else None)
+        else:
+            ax.errorbar([i], [mean], yerr=[[mean - low], [high - mean]], fmt="_", markersize=20,
+                        color="black", capsize=6, zorder=4, label="mean, 95% CI" if i == 0 else None)
+    ax.axhline(0.1, color="grey", linestyle=":", linewidth=1, label="chance (0.10)")
+    ax.set_xticks(range(len(experiments)), experiments, rotation=30, ha="right")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, max(0.5, float(trials["val_accuracy"].max()) + 0.05))
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title("Test accuracy per experiment")
+    _save(fig, path)
+
+
+def training_curves(histories: dict[str, list[pd.DataFrame]], path) -> None:
+    """Training loss and accuracy per epoch, one panel pair per experiment, one line per trial."""
+    names = list(histories)
+    fig, axes = plt.subplots(len(names), 2, figsize=(9, 2.4 * len(names)), squeeze=False)
+    for r, name in enumerate(names):
+        for t, history in enumerate(histories[name], start=1):
+            for c, column in enumerate(("loss", "accuracy")):
+                axes[r][c].plot(history["epoch"], history[column], marker="o", markersize=3,
+                                linewidth=1, label=f"trial {t}")
+                if f"val_{column}" in history:
+                    axes[r][c].plot(history["epoch"], history[f"val_{column}"], linestyle="--", linewidth=1,
+                                    label=f"trial {t} (test)")
+        axes[r][0].set_ylabel(name, fontsize=8)
+        for c, column in enumerate(("training loss", "training accuracy")):
+            axes[r][c].set_title(column if r == 0 else "", fontsize=9)
+            axes[r][c].grid(alpha=0.3)
+    axes[-1][0].set_xlabel("epoch")
+    axes[-1][1].set_xlabel("epoch")
+    handles, labels = axes[0][1].get_legend_handles_labels()
+    if len(handles) <= 12:
+        axes[0][1].legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,158 @@
+"""Where every training image lives on disk, and how the noisy copies are written.
+
+A trial with ``train_size`` = N originals and enlargement factor k trains on N * k images:
+
+- global index g < N: original image g of the split's ``train_images.npy``;
+- g >= N: perturbed image j = g - N, i.e. copy ``j // N + 1`` of original ``j % N``, stored in
+  shard ``j // shard_size`` at row ``j % shard_size``.
+
+The label of image g is always ``train_labels[g % N]``: labels are never copied or shuffled on
+their own, so an image cannot lose its label. Shard s draws its noise from
+``SeedSequence(noise_seed, spawn_key=(s,))`` (the s-th child of the trial's noise seed), so any
+shard can be rebuilt, or built in parallel, on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from .fileio import npy_layout, save_npy
+from .noise import perturb_chunked
+
+
+def shard_count(train_size: int, enlarge: int, shard_size: int) -> int:
+    return math.ceil(train_size * (enlarge - 1) / shard_size)
+
+
+def shard_rows(shard: int, train_size: int, enlarge: int, shard_size: int) -> range:
+    """The perturbed-image indices j held by ``shard``."""
+    total = train_size * (enlarge - 1)
+    start = shard * shard_size
+    if not 0 <= start < total:
+        raise ValueError(f"shard {shard} does not exist for {total} perturbed images")
+    return range(start, min(start + shard_size, total))
+
+
+def shard_seed(noise_seed: int, shard: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(noise_seed, spawn_key=(shard,))
+
+
+def build_shard(
+    train_images: np.ndarray,
+    shard: int,
+    enlarge: int,
+    shard_size: int,
+    noise: str,
+    params: dict,
+    noise_seed: int,
+    threads: int = 1,
+) -> np.ndarray:
+    """Return the uint8 images of one shard (the perturbed copies it holds)."""
+    rows = shard_rows(shard, len(train_images), enlarge, shard_size)
+    sources = np.arange(rows.start, rows.stop) % len(train_images)
+    return perturb_chunked(train_images[sources], noise, params, shard_seed(noise_seed, shard), threads)
+
+
+def write_shard(path: str | os.PathLike, images: np.ndarray) -> None:
+    save_npy(path, images)
+
+
+class NpyRows:
+    """Reads rows of a C-ordered .npy file with ``os.pread``.
+
+    Unlike a memory map, reads do not pin the file's pages in the process, so the resident
+    memory of training stays bounded however large the shards are.
+    """
+
+    fd = -1
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        self.shape, self.dtype, self.offset = npy_layout(path)
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self.fd = os.open(self.path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self):
+        self.close()
+
+    def read_range(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        count = stop - start
+        if out is None:
+            out = np.empty((count, *self.shape[1:]), dtype=self.dtype)
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        want = count * self.row_bytes
+        got = os.preadv(self.fd, [view[:want]], self.offset + start * self.row_bytes)
+        if got != want:
+            raise OSError(f"{self.path}: short read ({got} of {want} bytes)")
+        return out
+
+    def read_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Read ``rows`` (any order, no repeats needed); contiguous runs are read in one call."""
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        breaks = np.flatnonzero(np.diff(sorted_rows) != 1) + 1
+        in_order = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
+        pos = 0
+        for run in np.split(sorted_rows, breaks) if len(rows) else []:
+            self.read_range(int(run[0]), int(run[-1]) + 1, in_order[pos:pos + len(run)])
+            pos += len(run)
+        out = np.empty_like(in_order)
+        out[order] = in_order
+        return out
+
+
+class TrainingImages:
+    """All N * k training images of a trial (originals + shards) behind one index space."""
+
+    def __init__(self, originals: str | os.PathLike, labels: np.ndarray, shard_paths: list, shard_size: int):
+        self.originals = NpyRows(originals)
+        self.labels = np.asarray(labels)
+        self.train_size = len(self.originals)
+        if len(self.labels) != self.train_size:
+            raise ValueError(f"{len(self.labels)} labels for {self.train_size} training images")
+        self.shards = [NpyRows(p) for p in shard_paths]
+        self.shard_size = shard_size
+        perturbed = sum(len(s) for s in self.shards)
+        for shard in self.shards[:-1]:
+            if len(shard) != shard_size:
+                raise ValueError(f"{shard.path} holds {len(shard)} images, expected {shard_size}")
+        if perturbed % self.train_size:
+            raise ValueError(f"{perturbed} perturbed images is not a multiple of {self.train_size}")
+        self.size = self.train_size + perturbed
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def enlarge(self) -> int:
+        return self.size // self.train_size
+
+    def read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Images (uint8) and labels for global indices, in the given order."""
+        indices = np.asarray(indices, dtype=np.int64)
+        images = np.empty((len(indices), *self.originals.shape[1:]), dtype=np.uint8)
+        source = np.where(indices < self.train_size, -1, (indices - self.train_size) // self.shard_size)
+        for s in np.unique(source):
+            where = np.flatnonzero(source == s)
+            if s < 0:
+                images[where] = self.originals.read_rows(indices[where])
+            else:
+                rows = indices[where] - self.train_size - s * self.shard_size
+                images[where] = self.shards[s].read_rows(rows)
+        return images, self.labels[indices % self.train_size]
+
+    def close(self) -> None:
+        self.originals.close()
+        for shard in self.shards:
+            shard.close()

@@ -1,0 +1,21 @@
+"""One shard of perturbed training images (uint8 .npy), seeded on its own."""
+import time
+
+import numpy as np
+
+from cifar_noise import job
+from cifar_noise.shards import build_shard, write_shard
+
+
+def main(snakemake):
+    p = snakemake.params.shard
+    started = time.monotonic()
+    images = build_shard(np.load(snakemake.input.train_images), int(snakemake.wildcards.shard),
+                         p["enlarge"], p["shard_size"], p["noise"], p["noise_params"], p["noise_seed"],
+                         threads=snakemake.threads)
+    write_shard(snakemake.output.shard, images)
+    job.log(f"{len(images)} images with {p['noise']} noise {p['noise_params']} "
+            f"in {time.monotonic() - started:.1f} s")
+
+
+job.run(snakemake, main)

@@ -1,0 +1,18 @@
+"""Seeded split: one permutation for images and labels together."""
+import numpy as np
+
+from cifar_noise import job
+from cifar_noise.fileio import save_npy
+from cifar_noise.split import make_split
+
+
+def main(snakemake):
+    arrays = {name: np.load(snakemake.input[name]) for name in
+              ("train_images", "train_labels", "test_images", "test_labels")}
+    split = make_split(**arrays, **snakemake.params.split)
+    for name in arrays:
+        save_npy(snakemake.output[name], getattr(split, name))
+    job.log(f"split {snakemake.params.split}: {len(split.train_images)} train, {len(split.test_images)} test")
+
+
+job.run(snakemake, main)

@@ -1,0 +1,41 @@
+rule make_shard:
+    input:
+        train_images=lambda wildcards: STUDY.split_files(wildcards.experiment, wildcards.trial)["train_images"],
+    output:
+        shard=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/shards/shard-{{shard}}.npy",
+    params:
+        shard=lambda wildcards: STUDY.shard_params(wildcards.experiment, wildcards.trial),
+    threads: CONFIG["shards"]["threads"]
+    log:
+        f"{RESULTS}/logs/make_shard/{{experiment}}/trial-{{trial}}/shard-{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/make_shard/{{experiment}}/trial-{{trial}}/shard-{{shard}}.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/make_shard.py"
+
+
+rule noise_examples:
+    input:
+        train_images=STUDY.DATASET["train_images"],
+    output:
+        png=report(
+            f"{RESULTS}/plots/noise_examples/{{condition}}.png",
+            caption="../report/noise_examples.rst",
+            category="Noise examples",
+            labels={"condition": "{condition}"},
+        ),
+    params:
+        noise=lambda wildcards: STUDY.noise_conditions()[wildcards.condition][0],
+        noise_params=lambda wildcards: STUDY.noise_conditions()[wildcards.condition][1],
+        seed=CONFIG["seed"],
+        images=8,
+    log:
+        f"{RESULTS}/logs/noise_examples/{{condition}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/noise_examples/{{condition}}.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/noise_examples.py"

@@ -1,0 +1,22 @@
+rule train_trial:
+    input:
+        unpack(trial_files),
+    output:
+        metrics=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/metrics.json",
+        history=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/history.csv",
+        model=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/model.keras",
+    params:
+        trial=lambda wildcards: STUDY.trial_params(wildcards.experiment, wildcards.trial),
+        checkpoint_dir=lambda wildcards: STUDY.checkpoint_dir(wildcards.experiment, wildcards.trial),
+        workflow_dir=workflow.basedir,
+    threads: CONFIG["training"]["threads"]
+    resources:
+        gpu=CONFIG["training"]["gpus"],
+    log:
+        f"{RESULTS}/logs/train_trial/{{experiment}}/trial-{{trial}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_trial/{{experiment}}/trial-{{trial}}.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/train_trial.py"

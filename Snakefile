@@ -27,6 +27,9 @@ include: "workflow/rules/aggregate.smk"
 
 rule all:
     input:
+        # Listed here too so that a trial whose outputs were deleted is redone by a plain run
+        # (Snakemake does not look behind aggregates that are already up to date).
+        STUDY.metrics_files(),
         rules.aggregate_trials.output,
         rules.plot_results.output,
         noise_example_files(),

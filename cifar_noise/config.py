@@ -46,11 +46,9 @@ def _describe(error) -> str:
     where = _path(error)
     if error.validator == "additionalProperties":
         return f"{where}: {error.message} (check the spelling; allowed keys are in {SCHEMA_PATH.name})"
-    if error.validator == "propertyNames":
+    if "propertyNames" in error.relative_schema_path:
         return (f"{where}: experiment name {error.instance!r} is not allowed: names become folder "
                 "names, so use letters, digits, '_', '.' and '-' only (no spaces or slashes)")
-    if error.validator == "required":
-        return f"{where}: {error.message}"
     return f"{where}: {error.message}"
 
 
@@ -104,6 +102,10 @@ def _check_semantics(config: dict) -> None:
         if exp["test_set"] == "rest" and exp["train_size"] >= 50000:
             problems.append(f"{where}.test_set: 'rest' with train_size {exp['train_size']} leaves no "
                             "training images to test on; use test_set: official")
+        available = (60000 - exp["train_size"]) if exp["test_set"] == "rest" else 10000
+        if exp["test_size"] and exp["test_size"] > available:
+            problems.append(f"{where}.test_size: {exp['test_size']} is more than the {available} images of "
+                            f"test_set {exp['test_set']!r} with train_size {exp['train_size']}")
         params = noise_params(config, exp)
         if exp["noise"] == "regional" and params["patch_size"] % 2 == 0:
             problems.append(f"{where}: regional patch_size must be odd (a square with a centre pixel), "

@@ -23,8 +23,8 @@ _CHUNK = 1 << 20
 class Progress:
     """Prints "downloaded X of Y MiB (Z%)" lines at most every ``interval`` seconds."""
 
-    def __init__(self, total: int | None, stream: TextIO = sys.stderr, interval: float = 2.0):
-        self.total, self.stream, self.interval = total, stream, interval
+    def __init__(self, total: int | None, stream: TextIO | None = None, interval: float = 2.0):
+        self.total, self.stream, self.interval = total, stream or sys.stderr, interval
         self.done = 0
         self._last = 0.0
         self._reported = -1
@@ -47,7 +47,7 @@ def download(
     url: str,
     dest: str | os.PathLike,
     md5: str | None,
-    progress_stream: TextIO = sys.stderr,
+    progress_stream: TextIO | None = None,
     opener: Callable = urllib.request.urlopen,
     timeout: float = 60.0,
 ) -> None:

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -39,9 +40,11 @@ def noise_examples(images: np.ndarray, noise: str, params: dict, seed: int, path
     _save(fig, path)
 
 
-def accuracy_plot(trials: pd.DataFrame, path) -> None:
-    """Test accuracy of every trial per experiment, with the mean and its 95% t-interval."""
-    experiments = list(dict.fromkeys(trials["experiment"]))
+def accuracy_plot(trials: pd.DataFrame, path, experiments: list[str] | None = None) -> None:
+    """Test accuracy of every trial per experiment (in the given order), with the mean and its
+    95% t-interval."""
+    experiments = experiments or list(dict.fromkeys(trials["experiment"]))
+    top = float(trials["val_accuracy"].max())
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(experiments) + 2), 4.2))
     for i, name in enumerate(experiments):
         acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
@@ -49,6 +52,7 @@ def accuracy_plot(trials: pd.DataFrame, path) -> None:
         ax.scatter(i + jitter, acc, s=18, color="tab:blue", alpha=0.7, zorder=3,
                    label="trial" if i == 0 else None)
         mean, low, high = mean_ci(acc)
+        top = max(top, high if not math.isnan(high) else top)
         if math.isnan(low):
             ax.scatter([i], [mean], marker="_", s=400, color="black", zorder=4,
                        label="mean" if i == 0 else None)
@@ -58,9 +62,9 @@ def accuracy_plot(trials: pd.DataFrame, path) -> None:
     ax.axhline(0.1, color="grey", linestyle=":", linewidth=1, label="chance (0.10)")
     ax.set_xticks(range(len(experiments)), experiments, rotation=30, ha="right")
     ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, max(0.5, float(trials["val_accuracy"].max()) + 0.05))
+    ax.set_ylim(0, min(1.0, max(0.5, top + 0.05)))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower right")
     ax.set_title("Test accuracy per experiment")
     _save(fig, path)
 
@@ -81,6 +85,8 @@ def training_curves(histories: dict[str, list[pd.DataFrame]], path) -> None:
         for c, column in enumerate(("training loss", "training accuracy")):
             axes[r][c].set_title(column if r == 0 else "", fontsize=9)
             axes[r][c].grid(alpha=0.3)
+    for ax in axes.ravel():
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes[-1][0].set_xlabel("epoch")
     axes[-1][1].set_xlabel("epoch")
     handles, labels = axes[0][1].get_legend_handles_labels()

@@ -44,6 +44,7 @@ rule plot_results:
             category="Plots",
         ),
     params:
+        experiments=list(STUDY.experiments),
         history_experiments=[t.experiment for t in STUDY.trials()],
     log:
         f"{RESULTS}/logs/plot_results.log",

@@ -1,0 +1,188 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from cifar_noise import noise
+from cifar_noise.noise import DEFAULT_PARAMS, perturb, perturb_chunked, rounded_gaussian
+
+
+def flat_images(value: int, count: int = 200) -> np.ndarray:
+    return np.full((count, 32, 32, 3), value, dtype=np.uint8)
+
+
+def random_images(count: int = 200, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (count, 32, 32, 3), dtype=np.uint8)
+
+
+def rounded_uniform_pmf(amplitude: int) -> dict[int, float]:
+    """Exact distribution of round(U(-a, a)) for an integer a: 1/2a inside, 1/4a at the two ends."""
+    pmf = {k: 1 / (2 * amplitude) for k in range(-amplitude + 1, amplitude)}
+    pmf[-amplitude] = pmf[amplitude] = 1 / (4 * amplitude)
+    return pmf
+
+
+def chi_square_pvalue(samples: np.ndarray, pmf: dict[int, float], min_expected: float = 20) -> float:
+    """Goodness of fit of integer samples to ``pmf`` (rare values pooled into one cell)."""
+    values, counts = np.unique(samples, return_counts=True)
+    observed = dict(zip(values.tolist(), counts.tolist()))
+    assert set(observed) <= set(pmf), f"values outside the support: {sorted(set(observed) - set(pmf))[:5]}"
+    n = len(samples)
+    obs, exp, pooled_obs, pooled_exp = [], [], 0, 0.0
+    for value, p in pmf.items():
+        if p * n >= min_expected:
+            obs.append(observed.get(value, 0))
+            exp.append(p * n)
+        else:
+            pooled_obs += observed.get(value, 0)
+            pooled_exp += p * n
+    if pooled_exp > 0:
+        obs.append(pooled_obs)
+        exp.append(pooled_exp)
+    return stats.chisquare(obs, exp).pvalue
+
+
+@pytest.mark.parametrize("kind", ["regional", "salt_pepper", "gaussian"])
+def test_shape_dtype_and_input_untouched(kind):
+    images = random_images(50)
+    before = images.copy()
+    out = perturb(images, kind, DEFAULT_PARAMS[kind], np.random.default_rng(1))
+    assert out.dtype == np.uint8 and out.shape == images.shape
+    assert np.array_equal(images, before)
+    assert not np.array_equal(out, images)
+
+
+@pytest.mark.parametrize("kind", ["regional", "salt_pepper", "gaussian"])
+def test_same_seed_same_noise_other_seed_other_noise(kind):
+    images = random_images(40)
+    a = perturb(images, kind, DEFAULT_PARAMS[kind], np.random.default_rng(5))
+    b = perturb(images, kind, DEFAULT_PARAMS[kind], np.random.default_rng(5))
+    c = perturb(images, kind, DEFAULT_PARAMS[kind], np.random.default_rng(6))
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("kind", ["regional", "salt_pepper", "gaussian"])
+def test_chunked_result_does_not_depend_on_threads(kind):
+    images = random_images(3 * noise.CHUNK + 17)
+    one = perturb_chunked(images, kind, DEFAULT_PARAMS[kind], np.random.SeedSequence(9), threads=1)
+    two = perturb_chunked(images, kind, DEFAULT_PARAMS[kind], np.random.SeedSequence(9), threads=2)
+    assert np.array_equal(one, two)
+
+
+@pytest.mark.parametrize("kind", ["regional", "salt_pepper", "gaussian"])
+def test_values_are_clipped_not_wrapped(kind):
+    params = {**DEFAULT_PARAMS[kind], **({"probability": 1.0} if kind == "salt_pepper" else {})}
+    black = perturb(flat_images(0), kind, params, np.random.default_rng(2))
+    white = perturb(flat_images(255), kind, params, np.random.default_rng(2))
+    # The largest possible change; wrap-around would turn -1 into 255 and 256 into 0.
+    reach = {"regional": 3 * 25, "salt_pepper": 50, "gaussian": 8 * 20 + 1}[kind]
+    assert black.max() <= reach and white.min() >= 255 - reach
+    assert black.mean() > 0 and white.mean() < 255
+
+
+def test_gaussian_matches_rounded_normal_on_millions_of_values():
+    sigma = 20.0
+    images = flat_images(128, 1000)  # 3,072,000 values, far from the clipping bounds for |k| <= 127
+    diff = perturb(images, "gaussian", {"sigma": sigma}, np.random.default_rng(11)).astype(int) - 128
+    values, probabilities = rounded_gaussian(sigma)
+    pmf = dict(zip(values.tolist(), probabilities.tolist()))
+    assert chi_square_pvalue(diff.ravel(), pmf) > 1e-3
+    assert abs(diff.mean()) < 0.05
+    # Var(round(N(0, s^2))) = s^2 + 1/12 (Sheppard's correction)
+    assert abs(diff.std() - math.sqrt(sigma**2 + 1 / 12)) < 0.05
+
+
+def test_gaussian_agrees_with_rounding_float_normals():
+    """Two-sample check against the obvious implementation: x + N(0, sigma^2), rounded and clipped."""
+    images = random_images(300, seed=3)
+    fast = perturb(images, "gaussian", {"sigma": 20.0}, np.random.default_rng(4)).astype(int)
+    rng = np.random.default_rng(5)
+    slow = np.clip(np.rint(images + rng.normal(0, 20, images.shape)), 0, 255).astype(int)
+    assert stats.ks_2samp((fast - images).ravel(), (slow - images).ravel()).pvalue > 1e-3
+
+
+def test_gaussian_sampler_probabilities_exact_to_2_pow_minus_32():
+    values, probabilities = rounded_gaussian(20.0)
+    sampler = noise.gaussian_sampler(20.0)
+    assert np.abs(sampler.probabilities - probabilities).max() <= 2.0**-32
+    # every 32-bit word in the ambiguous buckets maps like the plain inverse CDF would
+    words = np.random.default_rng(0).integers(0, 2**32, 1_000_000, dtype=np.uint64).astype(np.uint32)
+    expected = values[np.searchsorted(sampler.thresholds, words.astype(np.uint64), side="right")]
+    assert np.array_equal(sampler.sample(words), expected)
+
+
+def test_gaussian_sigma_zero_is_identity():
+    images = random_images(10)
+    assert np.array_equal(perturb(images, "gaussian", {"sigma": 0}, np.random.default_rng(0)), images)
+
+
+def test_salt_pepper_picks_pixels_with_probability_p_and_noises_every_channel():
+    images = flat_images(128, 2000)
+    out = perturb(images, "salt_pepper", {"probability": 0.1, "amplitude": 50.0}, np.random.default_rng(8))
+    diff = out.astype(int) - 128
+    picked = (diff != 0).any(axis=-1)
+    n = picked.size
+    assert abs(picked.mean() - 0.1) < 4 * math.sqrt(0.1 * 0.9 / n)
+    # picked pixels: each channel is round(U(-50, 50)) independently
+    p_value = chi_square_pvalue(diff[picked].ravel(), rounded_uniform_pmf(50), min_expected=5)
+    assert p_value > 1e-3
+    assert np.abs(diff).max() <= 50
+
+
+def test_regional_one_patch_is_a_5x5_square_centred_uniformly_in_2_to_29():
+    images = flat_images(128, 5000)
+    out = perturb(images, "regional", {"patches": 1, "patch_size": 5, "amplitude": 25.0},
+                  np.random.default_rng(12))
+    changed = (out != images).any(axis=-1)  # (N, 32, 32)
+    top = changed.any(axis=2).argmax(axis=1)
+    left = changed.any(axis=1).argmax(axis=1)
+    height = 32 - changed.any(axis=2)[:, ::-1].argmax(axis=1) - top
+    width = 32 - changed.any(axis=1)[:, ::-1].argmax(axis=1) - left
+    assert height.max() <= 5 and width.max() <= 5
+    full = (height == 5) & (width == 5)  # all but the rare squares whose edge noise rounded to 0
+    assert full.mean() > 0.95
+    for centre in (top[full] + 2, left[full] + 2):
+        assert centre.min() == 2 and centre.max() == 29
+        counts = np.bincount(centre - 2, minlength=28)
+        assert stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_regional_three_patches_change_at_most_75_pixels():
+    images = flat_images(128, 2000)
+    out = perturb(images, "regional", DEFAULT_PARAMS["regional"], np.random.default_rng(15))
+    changed = (out != images).any(axis=-1).sum(axis=(1, 2))
+    assert changed.max() <= 75
+    assert changed.min() >= 23  # at least one whole patch (overlaps can hide the others)
+    assert (changed > 60).mean() > 0.5  # most images show three mostly separate patches
+
+
+def test_regional_noise_values_are_rounded_uniform_25():
+    images = flat_images(128, 3000)
+    rng = np.random.default_rng(13)
+    out = perturb(images, "regional", {"patches": 1, "patch_size": 5, "amplitude": 25.0}, rng)
+    diff = (out.astype(int) - 128).reshape(len(images), -1)
+    values = diff[diff != 0]  # one patch: 75 values per image drawn, all others exactly 0
+    pmf = rounded_uniform_pmf(25)
+    zero = pmf.pop(0)
+    assert chi_square_pvalue(values, {k: p / (1 - zero) for k, p in pmf.items()}, min_expected=5) > 1e-3
+    assert abs((diff != 0).sum(axis=1).mean() - 75 * (1 - zero)) < 0.2
+
+
+def test_regional_overlapping_patches_add_up():
+    images = flat_images(128, 4000)
+    out = perturb(images, "regional", {"patches": 2, "patch_size": 31, "amplitude": 25.0},
+                  np.random.default_rng(14))
+    # two 31x31 squares with centres in [15, 17) overlap almost everywhere: sums of two
+    # uniforms reach beyond a single patch's +-25
+    diff = out.astype(int) - 128
+    assert np.abs(diff).max() > 25
+    assert np.abs(diff).max() <= 50
+
+
+def test_unknown_noise_and_bad_images_are_refused():
+    with pytest.raises(ValueError, match="unknown noise"):
+        perturb(random_images(2), "speckle", {}, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="uint8"):
+        perturb(random_images(2).astype(np.float32), "gaussian", {"sigma": 1}, np.random.default_rng(0))

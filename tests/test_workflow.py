@@ -1,0 +1,135 @@
+"""The whole workflow on a tiny CIFAR-format archive: download to plots, partial reruns, bad configs."""
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fixtures import decode_label
+from workflow_runner import files_with_mtimes, snakemake, tiny_config, write_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, tiny_archive):
+    """The tiny study, run once from download (file:// URL with md5 check) to plots."""
+    archive, md5 = tiny_archive
+    workdir = tmp_path_factory.mktemp("study")
+    config = write_config(workdir, tiny_config(url=archive.as_uri(), md5=md5))
+    result = snakemake(workdir, config=config)
+    return workdir, config, result
+
+
+def test_everything_is_produced(study):
+    workdir, _, _ = study
+    results = workdir / "results"
+    trials = pd.read_csv(results / "tables" / "trials.csv")
+    assert len(trials) == 8
+    assert sorted(trials["experiment"].unique()) == ["baseline", "gaussian", "regional", "salt_pepper"]
+    for column in ("train_size", "enlarge", "noise", "noise_sigma", "epochs", "batch_size", "train_seed",
+                   "val_accuracy", "train_loss", "test_accuracy_cat", "images_per_second", "backend"):
+        assert column in trials.columns
+    for name in ("baseline", "regional", "salt_pepper", "gaussian"):
+        table = (results / "tables" / f"{name}.md").read_text()
+        assert "Trial |validation loss |validation accuracy |training loss |training accuracy\n-|-|-|-|-\n" in table
+        assert table.count("\n1|") == 1 and table.count("\n2|") == 1 and "\nMean|" in table
+    for png in ["test_accuracy.png", "training_curves.png", "noise_examples/gaussian-sigma20.png",
+                "noise_examples/regional-amplitude25-patchsize5-patches3.png",
+                "noise_examples/saltpepper-amplitude50-probability0.1.png"]:
+        assert (results / "plots" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (results / "checkpoints").exists() or not any((results / "checkpoints").rglob("*.keras"))
+
+
+def test_trial_records(study):
+    workdir, _, _ = study
+    metrics = json.loads((workdir / "results/experiments/gaussian/trial-02/metrics.json").read_text())
+    assert metrics["train_images"] == 400  # 200 x 2
+    assert metrics["test_images"] == 200  # rest: the 100 unused training images + the 100 official
+    assert metrics["params"]["noise"] == "gaussian" and metrics["params"]["trial"] == 2
+    assert set(metrics["per_class_accuracy"]) >= {"airplane", "truck"}
+    assert np.array(metrics["confusion_matrix"]).sum() == metrics["test_images"]
+    assert metrics["backend"] == "tensorflow" and metrics["device"].startswith("CPU")
+    assert len(metrics["inputs_sha256"]) == 4 + 2  # split files + two shards
+    history = pd.read_csv(workdir / "results/experiments/gaussian/trial-02/history.csv")
+    assert list(history["epoch"]) == [1]
+    assert (workdir / "results/experiments/gaussian/trial-02/model.keras").stat().st_size > 0
+
+
+def test_every_job_has_a_log(study):
+    workdir, _, _ = study
+    logs = workdir / "results" / "logs"
+    for name in ("download_archive.log", "extract_dataset.log", "aggregate_trials.log", "plot_results.log",
+                 "train_trial/regional/trial-01.log", "make_shard/regional/trial-01/shard-0000.log"):
+        assert (logs / name).exists(), name
+    assert "test accuracy" in (logs / "train_trial/regional/trial-01.log").read_text()
+
+
+def test_splits_keep_images_and_labels_together(study):
+    workdir, _, _ = study
+    for split in (workdir / "results" / "splits").iterdir():
+        for part in ("train", "test"):
+            images = np.load(split / f"{part}_images.npy")
+            assert np.array_equal(decode_label(images), np.load(split / f"{part}_labels.npy"))
+
+
+def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
+    workdir, config, _ = study
+    before = files_with_mtimes(workdir / "results")
+    shutil.rmtree(workdir / "results/experiments/regional/trial-02")
+    snakemake(workdir, config=config)
+    after = files_with_mtimes(workdir / "results")
+    changed = {path for path in after if before.get(path) != after[path]}
+    outputs = {p for p in changed if not p.startswith(("logs/", "benchmarks/"))}
+    assert outputs == {
+        "experiments/regional/trial-02/shards/shard-0000.npy",
+        "experiments/regional/trial-02/shards/shard-0001.npy",
+        "experiments/regional/trial-02/metrics.json",
+        "experiments/regional/trial-02/history.csv",
+        "experiments/regional/trial-02/model.keras",
+        "tables/trials.csv", "tables/baseline.md", "tables/regional.md", "tables/salt_pepper.md",
+        "tables/gaussian.md", "plots/test_accuracy.png", "plots/training_curves.png",
+    }
+    # the rerun trial is deterministic: same numbers as the first time
+    table = pd.read_csv(workdir / "results/tables/trials.csv")
+    assert len(table) == 8
+
+
+def test_one_trial_alone_from_a_local_archive(tmp_path, tiny_archive):
+    archive, md5 = tiny_archive
+    config = tiny_config()
+    config["data"].update(archive=str(archive), archive_md5=md5)
+    config = write_config(tmp_path, config)
+    target = "results/experiments/salt_pepper/trial-02/metrics.json"
+    snakemake(tmp_path, target, config=config)
+    made = set(files_with_mtimes(tmp_path / "results"))
+    trained = {p.split("/")[1] + "/" + p.split("/")[2] for p in made if p.startswith("experiments/")}
+    assert trained == {"salt_pepper/trial-02"}
+    assert not (tmp_path / "results/data/cifar-10-python.tar.gz").exists()  # nothing downloaded
+    assert {p.split("/")[1] for p in made if p.startswith("splits/")} == {"train200-official-trial02"}
+    assert not any(p.startswith(("tables/", "plots/")) for p in made)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"experiments": {"bad name": {"train_size": 10, "architecture": "seed_a", "noise": "none", "epochs": 1,
+                                   "batch_size": 5, "trials": 1}}}, "experiment name 'bad name' is not allowed"),
+    ({"shards": {"size": -3}}, r"shards.size: -3 is less than the minimum of 1"),
+    ({"trainng": {}}, r"'trainng' was unexpected"),
+])
+def test_bad_config_stops_before_any_job(tmp_path, change, message):
+    config = write_config(tmp_path, tiny_config() | change)
+    result = snakemake(tmp_path, config=config, check=False)
+    assert result.returncode != 0
+    assert message.replace("\\", "") in (result.stdout + result.stderr).replace("\\", "")
+    assert not (tmp_path / "results").exists()
+
+
+def test_wrong_md5_fails_cleanly(tmp_path, tiny_archive):
+    archive, _ = tiny_archive
+    config = write_config(tmp_path, tiny_config(url=archive.as_uri(), md5="0" * 32))
+    result = snakemake(tmp_path, "results/data/cifar10/train_images.npy", config=config, check=False)
+    assert result.returncode != 0
+    assert "Error in rule download_archive: " in result.stderr and "expected 000000" in result.stderr
+    assert not (tmp_path / "results/data/cifar-10-python.tar.gz").exists()
+    assert not list((tmp_path / "results/data").glob(".*part"))

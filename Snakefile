@@ -31,6 +31,10 @@ rule all:
         # (Snakemake does not look behind aggregates that are already up to date).
         STUDY.metrics_files(),
         rules.aggregate_trials.output,
+        rules.summarize.output,
         rules.plot_results.output,
+        sweep_plot_files(),
         noise_example_files(),
+        rules.plot_runtimes.output,
+        rules.archive.output,
     default_target: True

@@ -1,8 +1,8 @@
 """Config validation, defaults, seeds and the path scheme of the study.
 
-The Snakefile calls :func:`load_study` once; everything the rules need (which trials exist,
-their parameters, where their files go) comes from the :class:`Study` it returns, so the
-rules themselves hold no logic.
+The Snakefile builds one :class:`Study` from the config; everything the rules need (which trials
+exist, their parameters, where their files go) comes from it, so the rules themselves hold no
+logic.
 """
 
 from __future__ import annotations
@@ -52,20 +52,22 @@ def _describe(error) -> str:
     return f"{where}: {error.message}"
 
 
-def _fill_defaults(instance, schema):
-    """Fill in schema defaults, recursing into objects (also the experiments' additionalProperties)."""
+def _fill_defaults(instance, schema, root):
+    """Fill in schema defaults, recursing into objects (also additionalProperties and $refs)."""
+    if "$ref" in schema:  # only local "#/$defs/<name>" references are used
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[-1]]
     if not isinstance(instance, dict) or schema.get("type") not in (None, "object"):
         return
     for key, sub in schema.get("properties", {}).items():
         if key not in instance and "default" in sub:
             instance[key] = copy.deepcopy(sub["default"])
         if key in instance:
-            _fill_defaults(instance[key], sub)
+            _fill_defaults(instance[key], sub, root)
     extra = schema.get("additionalProperties")
     if isinstance(extra, dict):
         for key, value in instance.items():
             if key not in schema.get("properties", {}):
-                _fill_defaults(value, extra)
+                _fill_defaults(value, extra, root)
 
 
 def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
@@ -79,45 +81,158 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     if errors:
         lines = [_describe(e) for e in errors[:10]]
         raise StudyError("invalid config: " + "; ".join(lines))
-    _fill_defaults(config, schema)
+    _fill_defaults(config, schema, schema)
     _check_semantics(config)
     return config
 
 
-def _check_semantics(config: dict) -> None:
-    problems = []
-    for name, exp in config["experiments"].items():
-        where = f"experiments.{name}"
-        unknown = set(exp["noise_params"]) - NOISE_PARAM_KEYS[exp["noise"]]
-        if unknown:
-            allowed = ", ".join(sorted(NOISE_PARAM_KEYS[exp["noise"]])) or "none"
-            problems.append(f"{where}.noise_params: {', '.join(sorted(unknown))} do not apply to noise "
-                            f"{exp['noise']!r} (allowed: {allowed})")
-        if exp["noise"] == "none" and exp["enlarge"] != 1:
-            problems.append(f"{where}.enlarge: is {exp['enlarge']} but noise is 'none'; exact copies add "
-                            "nothing but epochs: set enlarge to 1 and raise epochs instead")
-        if exp["noise"] != "none" and exp["enlarge"] < 2:
-            problems.append(f"{where}.enlarge: noise {exp['noise']!r} needs enlarge >= 2 (1 trains on the "
-                            "originals only); set enlarge, or noise: none")
-        if exp["test_set"] == "rest" and exp["train_size"] >= 50000:
-            problems.append(f"{where}.test_set: 'rest' with train_size {exp['train_size']} leaves no "
-                            "training images to test on; use test_set: official")
-        available = (60000 - exp["train_size"]) if exp["test_set"] == "rest" else 10000
-        if exp["test_size"] and exp["test_size"] > available:
-            problems.append(f"{where}.test_size: {exp['test_size']} is more than the {available} images of "
-                            f"test_set {exp['test_set']!r} with train_size {exp['train_size']}")
-        params = noise_params(config, exp)
-        if exp["noise"] == "regional" and params["patch_size"] % 2 == 0:
-            problems.append(f"{where}: regional patch_size must be odd (a square with a centre pixel), "
-                            f"not {params['patch_size']}")
-    if problems:
-        raise StudyError("invalid config: " + "; ".join(problems))
-
-
 def noise_params(config: dict, exp: dict) -> dict:
+    """The full noise parameters of an experiment: built-in defaults < config noise < overrides."""
     if exp["noise"] == "none":
         return {}
     return {**DEFAULT_PARAMS[exp["noise"]], **config["noise"][exp["noise"]], **exp["noise_params"]}
+
+
+def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
+    problems = []
+    unknown = set(exp["noise_params"]) - NOISE_PARAM_KEYS[exp["noise"]]
+    if unknown:
+        allowed = ", ".join(sorted(NOISE_PARAM_KEYS[exp["noise"]])) or "none"
+        problems.append(f"{where}.noise_params: {', '.join(sorted(unknown))} do not apply to noise "
+                        f"{exp['noise']!r} (allowed: {allowed})")
+    if exp["noise"] == "none" and exp["enlarge"] != 1:
+        problems.append(f"{where}.enlarge: is {exp['enlarge']} but noise is 'none'; exact copies add "
+                        "nothing but epochs: set enlarge to 1 and raise epochs instead")
+    if exp["noise"] != "none" and exp["enlarge"] < 2:
+        problems.append(f"{where}.enlarge: noise {exp['noise']!r} needs enlarge >= 2 (1 trains on the "
+                        "originals only); set enlarge, or noise: none")
+    if exp["test_set"] == "rest" and exp["train_size"] >= 50000:
+        problems.append(f"{where}.test_set: 'rest' with train_size {exp['train_size']} leaves no "
+                        "training images to test on; use test_set: official")
+    available = (60000 - exp["train_size"]) if exp["test_set"] == "rest" else 10000
+    if exp["test_size"] and exp["test_size"] > available:
+        problems.append(f"{where}.test_size: {exp['test_size']} is more than the {available} images of "
+                        f"test_set {exp['test_set']!r} with train_size {exp['train_size']}")
+    if not unknown and exp["noise"] == "regional" and noise_params(config, exp)["patch_size"] % 2 == 0:
+        problems.append(f"{where}: regional patch_size must be odd (a square with a centre pixel), "
+                        f"not {noise_params(config, exp)['patch_size']}")
+    return problems
+
+
+def _check_semantics(config: dict) -> None:
+    problems = []
+    experiments = config["experiments"]
+    for name, exp in experiments.items():
+        problems += _check_experiment(f"experiments.{name}", exp, config)
+        baseline = exp["baseline"]
+        if baseline is not None:
+            if baseline not in experiments:
+                problems.append(f"experiments.{name}.baseline: no experiment named {baseline!r}")
+            elif experiments[baseline]["noise"] != "none":
+                problems.append(f"experiments.{name}.baseline: {baseline!r} is not a no-noise experiment")
+    for name, sweep in config["sweeps"].items():
+        base = sweep["experiment"]
+        where = f"sweeps.{name}"
+        if name in experiments:
+            problems.append(f"{where}: an experiment has the same name; rename one of them")
+        if sweep["vary"] == "enlarge":
+            if base["noise"] == "none":
+                problems.append(f"{where}.experiment.noise: a sweep over enlarge needs a noise type")
+            if any(v != int(v) or v < 1 for v in sweep["values"]):
+                problems.append(f"{where}.values: enlarge takes whole numbers >= 1")
+        elif sweep["vary"] not in NOISE_PARAM_KEYS[base["noise"]]:
+            problems.append(f"{where}.vary: {sweep['vary']} is not a parameter of noise {base['noise']!r}")
+        for value in sweep["values"]:
+            point = _sweep_point(sweep, value)
+            problems += _check_experiment(f"{where} ({sweep['vary']}={value:g})", point, config)
+    if problems:
+        raise StudyError("invalid config: " + "; ".join(dict.fromkeys(problems)))
+
+
+def _sweep_point(sweep: dict, value: float) -> dict:
+    exp = copy.deepcopy(sweep["experiment"])
+    vary = sweep["vary"]
+    if vary == "enlarge":
+        exp["enlarge"] = int(value)
+        if value == 1:  # the sweep's starting point: the originals alone
+            exp["noise"], exp["noise_params"] = "none", {}
+    else:
+        exp["noise_params"][vary] = int(value) if vary in ("patches", "patch_size") else value
+    return exp
+
+
+def _definition(exp: dict, config: dict) -> tuple:
+    """What makes two experiments the same computation (their names, descriptions and trial
+    counts aside): identical definitions give identical trials, so they are run once."""
+    return (exp["train_size"], exp["test_set"], exp["test_size"], exp["architecture"], exp["noise"],
+            tuple(sorted(noise_params(config, exp).items())), exp["enlarge"], exp["epochs"],
+            exp["batch_size"], exp["shuffle"])
+
+
+def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
+    """The experiments to run (declared ones, sweep points, step-matched baselines), the
+    comparisons to make, and the sweeps with the experiment of each value.
+
+    Noise parameters come out fully resolved. A generated experiment identical to an existing one
+    reuses it (with the larger trial count) instead of running the same computation twice.
+    """
+    experiments: dict[str, dict] = {}
+    by_definition: dict[tuple, str] = {}
+
+    def add(name: str, exp: dict) -> str:
+        key = _definition(exp, config)
+        if key in by_definition:
+            existing = experiments[by_definition[key]]
+            existing["trials"] = max(existing["trials"], exp["trials"])
+            return by_definition[key]
+        while name in experiments:  # a declared experiment already has this name
+            name += "_"
+        experiments[name] = {**exp, "noise_params": noise_params(config, exp)}
+        by_definition.setdefault(key, name)
+        return name
+
+    for name, exp in config["experiments"].items():
+        experiments[name] = {**exp, "noise_params": noise_params(config, exp)}
+        by_definition.setdefault(_definition(exp, config), name)
+
+    sweeps = {}
+    for name, sweep in config["sweeps"].items():
+        points = []
+        for value in sweep["values"]:
+            point = _sweep_point(sweep, value)
+            label = f"{sweep['description'] or name}: {sweep['vary']}={value:g}"
+            point["description"] = label
+            points.append(add(f"{name}-{sweep['vary']}{value:g}", point))
+        sweeps[name] = {"vary": sweep["vary"], "values": list(sweep["values"]), "experiments": points,
+                        "description": sweep["description"] or name}
+
+    comparisons = []
+    for name, exp in config["experiments"].items():
+        if exp["noise"] == "none":
+            continue
+        declared = exp["baseline"]
+        matched = None
+        if config["matched_baselines"]:
+            epochs = exp["epochs"] * exp["enlarge"]
+            baseline = {**exp, "noise": "none", "noise_params": {}, "enlarge": 1, "epochs": epochs,
+                        "baseline": None,
+                        "description": f"No noise, {epochs} epochs (step-matched baseline)"}
+            label = f"no_noise-{exp['train_size']}-{epochs}ep-b{exp['batch_size']}"
+            if exp["architecture"] != "seed_a":
+                label += f"-{exp['architecture']}"
+            if exp["test_set"] != "rest" or exp["test_size"]:
+                label += f"-{exp['test_set']}{exp['test_size'] or ''}"
+            if exp["shuffle"] != "paired":
+                label += f"-{exp['shuffle']}"
+            matched = add(label, baseline)
+        if declared and declared == matched:
+            comparisons.append({"experiment": name, "baseline": declared, "kind": "configured, step-matched"})
+            continue
+        if declared:
+            comparisons.append({"experiment": name, "baseline": declared, "kind": "configured"})
+        if matched:
+            comparisons.append({"experiment": name, "baseline": matched, "kind": "step-matched"})
+    return experiments, comparisons, sweeps
 
 
 def load_config_file(path: str | Path) -> dict:
@@ -144,7 +259,7 @@ class Study:
 
     def __init__(self, config: dict):
         self.config = validate_config(config)
-        self.experiments = self.config["experiments"]
+        self.experiments, self.comparisons, self.sweeps = expand_experiments(self.config)
 
     # ---- data -----------------------------------------------------------------------------
     @property
@@ -168,7 +283,8 @@ class Study:
     def split_id(self, name: str, trial: int) -> str:
         exp = self.experiment(name)
         test = exp["test_set"] + (f"{exp['test_size']}" if exp["test_size"] else "")
-        return f"train{exp['train_size']}-{test}-trial{int(trial):02d}"
+        shuffle = "-unpaired" if exp["shuffle"] == "unpaired" else ""
+        return f"train{exp['train_size']}-{test}{shuffle}-trial{int(trial):02d}"
 
     def split_files(self, name: str, trial: int) -> dict[str, str]:
         folder = f"{RESULTS}/splits/{self.split_id(name, trial)}"
@@ -181,7 +297,8 @@ class Study:
                 if self.split_id(name, trial) == split_id:
                     exp = self.experiments[name]
                     return {"train_size": exp["train_size"], "test_set": exp["test_set"],
-                            "test_size": exp["test_size"], "seed": derive_seed(self.config["seed"], "split", trial)}
+                            "test_size": exp["test_size"], "shuffle": exp["shuffle"],
+                            "seed": derive_seed(self.config["seed"], "split", trial)}
         raise StudyError(f"no experiment uses split {split_id!r}")
 
     def shard_count(self, name: str) -> int:
@@ -196,7 +313,7 @@ class Study:
         exp = self.experiment(name)
         return {
             "noise": exp["noise"],
-            "noise_params": noise_params(self.config, exp),
+            "noise_params": exp["noise_params"],
             "enlarge": exp["enlarge"],
             "shard_size": self.config["shards"]["size"],
             "noise_seed": derive_seed(self.config["seed"], "noise", int(trial)),
@@ -216,9 +333,10 @@ class Study:
             "test_size": exp["test_size"],
             "architecture": exp["architecture"],
             "noise": exp["noise"],
-            "noise_params": noise_params(self.config, exp),
+            "noise_params": exp["noise_params"],
             "enlarge": exp["enlarge"],
             "epochs": exp["epochs"],
+            "shuffle": exp["shuffle"],
             "batch_size": exp["batch_size"],
             "scale_inputs": training["scale_inputs"],
             "eval_batch_size": training["eval_batch_size"],
@@ -235,9 +353,11 @@ class Study:
         conditions = {}
         for exp in self.experiments.values():
             if exp["noise"] != "none":
-                params = noise_params(self.config, exp)
-                conditions[condition_slug(exp["noise"], params)] = (exp["noise"], params)
+                conditions[condition_slug(exp["noise"], exp["noise_params"])] = (exp["noise"], exp["noise_params"])
         return conditions
+
+    def split_ids(self) -> list[str]:
+        return list(dict.fromkeys(self.split_id(t.experiment, t.trial) for t in self.trials()))
 
     def metrics_files(self) -> list[str]:
         return [f"{t.folder}/metrics.json" for t in self.trials()]

@@ -8,6 +8,7 @@ leaves a truncated file that a later run would mistake for a finished one.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -27,6 +28,11 @@ def atomic_path(dest: str | os.PathLike, suffix: str = ".part") -> Iterator[Path
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # A writer killed with SIGKILL cannot clean up; its leftovers for this file go now (Snakemake
+    # runs one job per output at a time, so they cannot belong to a live writer).
+    for stale in dest.parent.glob(f".{glob.escape(dest.name)}.*{suffix}"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)

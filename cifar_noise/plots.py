@@ -94,3 +94,84 @@ def training_curves(histories: dict[str, list[pd.DataFrame]], path) -> None:
         axes[0][1].legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
+
+
+def per_class_heatmap(trials: pd.DataFrame, experiments: list[str], path) -> None:
+    """Mean test accuracy per class (columns) and experiment (rows)."""
+    from .cifar import CLASS_NAMES
+
+    rows = [trials.loc[trials["experiment"] == name, [f"test_accuracy_{c}" for c in CLASS_NAMES]].mean()
+            for name in experiments]
+    matrix = np.array([r.to_numpy() for r in rows])
+    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(experiments) + 1.6))
+    image = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for (r, c), value in np.ndenumerate(matrix):
+        ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                color="white" if value < 0.6 else "black")
+    ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=35, ha="right")
+    ax.set_yticks(range(len(experiments)), experiments)
+    fig.colorbar(image, ax=ax, label="test accuracy")
+    ax.set_title("Test accuracy per class (mean over trials)")
+    _save(fig, path)
+
+
+def confusion_matrices(matrices: dict[str, np.ndarray], path) -> None:
+    """Row-normalised confusion matrices (true class in rows), one panel per labelled matrix."""
+    from .cifar import CLASS_NAMES
+
+    fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 4.8), squeeze=False)
+    for ax, (title, matrix) in zip(axes[0], matrices.items()):
+        normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+        for (r, c), value in np.ndenumerate(normalised):
+            if value >= 0.005:
+                ax.text(c, r, f"{value:.2f}"[1:] if value < 1 else "1", ha="center", va="center", fontsize=6,
+                        color="white" if value > 0.5 else "black")
+        ax.set_xticks(range(10), CLASS_NAMES, rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(10), CLASS_NAMES, fontsize=7)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def sweep_plot(trials: pd.DataFrame, sweep: dict, path, level: float = 0.95) -> None:
+    """Test accuracy against the swept value: every trial, the mean and its confidence band."""
+    xs, means, lows, highs = [], [], [], []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for value, name in zip(sweep["values"], sweep["experiments"]):
+        acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
+        ax.scatter(np.full(len(acc), value), acc, s=16, color="tab:blue", alpha=0.6, zorder=3,
+                   label="trial" if not xs else None)
+        mean, low, high = mean_ci(acc, level)
+        xs.append(value)
+        means.append(mean)
+        lows.append(low)
+        highs.append(high)
+    ax.plot(xs, means, color="black", marker="o", markersize=4, label="mean")
+    ax.fill_between(xs, lows, highs, color="tab:blue", alpha=0.2, label=f"{level:.0%} CI")
+    ax.set_xlabel(sweep["vary"])
+    ax.set_ylabel("test accuracy")
+    ax.set_title(sweep["description"])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def runtime_plot(benchmarks: dict[str, list[float]], path) -> None:
+    """Wall time of every job (one dot each), grouped by rule, from Snakemake's benchmark files."""
+    rules = sorted(benchmarks, key=lambda r: -max(benchmarks[r]))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rules) + 1.5))
+    for i, rule in enumerate(rules):
+        seconds = np.asarray(benchmarks[rule])
+        jitter = np.linspace(-0.15, 0.15, len(seconds)) if len(seconds) > 1 else np.zeros(1)
+        ax.scatter(np.maximum(seconds, 1e-2), i + jitter, s=14, alpha=0.7)
+        ax.text(1.02, i, f"{len(seconds)} jobs, {seconds.sum():.0f} s", transform=ax.get_yaxis_transform(),
+                va="center", fontsize=7)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(rules)), rules)
+    ax.set_xlabel("wall time per job (s)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title("Runtime of every job")
+    _save(fig, path)

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from .errors import StudyError
 from .fileio import npy_layout, save_npy
 from .noise import perturb_chunked
 
@@ -112,23 +113,32 @@ class NpyRows:
         return out
 
 
+def _open_rows(path) -> NpyRows:
+    try:
+        return NpyRows(path)
+    except ValueError as exc:
+        raise StudyError(f"{exc}; delete {path} and run snakemake again to rebuild it") from None
+
+
 class TrainingImages:
     """All N * k training images of a trial (originals + shards) behind one index space."""
 
     def __init__(self, originals: str | os.PathLike, labels: np.ndarray, shard_paths: list, shard_size: int):
-        self.originals = NpyRows(originals)
+        self.originals = _open_rows(originals)
         self.labels = np.asarray(labels)
         self.train_size = len(self.originals)
         if len(self.labels) != self.train_size:
-            raise ValueError(f"{len(self.labels)} labels for {self.train_size} training images")
-        self.shards = [NpyRows(p) for p in shard_paths]
+            raise StudyError(f"{len(self.labels)} labels for {self.train_size} training images in {originals}")
+        self.shards = [_open_rows(p) for p in shard_paths]
         self.shard_size = shard_size
         perturbed = sum(len(s) for s in self.shards)
         for shard in self.shards[:-1]:
             if len(shard) != shard_size:
-                raise ValueError(f"{shard.path} holds {len(shard)} images, expected {shard_size}")
+                raise StudyError(f"{shard.path} holds {len(shard)} images, expected {shard_size}; "
+                                 "delete the trial's shards and run snakemake again")
         if perturbed % self.train_size:
-            raise ValueError(f"{perturbed} perturbed images is not a multiple of {self.train_size}")
+            raise StudyError(f"{perturbed} perturbed images is not a multiple of {self.train_size}; "
+                             "delete the trial's shards and run snakemake again")
         self.size = self.train_size + perturbed
 
     def __len__(self) -> int:

@@ -1,4 +1,4 @@
-"""Small statistics used by the tables and plots."""
+"""The statistics of the study: means with t-intervals, and Welch's t for condition vs baseline."""
 
 from __future__ import annotations
 
@@ -16,3 +16,34 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
         return mean, math.nan, math.nan
     half = stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
     return mean, mean - half, mean + half
+
+
+def welch(condition, baseline, level: float = 0.95, min_trials: int = 3) -> dict:
+    """Difference of means (condition - baseline) with Welch's t: confidence interval on the
+    Welch-Satterthwaite degrees of freedom and a two-sided p-value.
+
+    ``flag`` says when the numbers cannot carry a conclusion: fewer than ``min_trials`` trials on
+    either side (with a single trial no interval exists at all).
+    """
+    a = np.asarray(condition, dtype=np.float64)
+    b = np.asarray(baseline, dtype=np.float64)
+    result = {"n": a.size, "n_baseline": b.size,
+              "mean": float(a.mean()) if a.size else math.nan,
+              "mean_baseline": float(b.mean()) if b.size else math.nan,
+              "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "df": math.nan, "flag": ""}
+    result["difference"] = result["mean"] - result["mean_baseline"]
+    if min(a.size, b.size) < min_trials:
+        result["flag"] = f"too few trials (need >= {min_trials} per side)"
+    if min(a.size, b.size) < 2:
+        return result
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = math.sqrt(va + vb)
+    if se == 0:
+        result["flag"] = result["flag"] or "no variation between trials"
+        return result
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    half = stats.t.ppf(0.5 + level / 2, df) * se
+    t = result["difference"] / se
+    result.update(ci_low=result["difference"] - half, ci_high=result["difference"] + half, df=df,
+                  p_value=float(2 * stats.t.sf(abs(t), df)))
+    return result

@@ -181,10 +181,12 @@ def run_trial(
     workflow_dir: str | os.PathLike | None = None,
     log: Callable[[str], None] = print,
     progress_seconds: float = 30.0,
+    max_steps_per_epoch: int | None = None,
 ) -> dict:
     """Train and evaluate one trial; write outputs["model"|"history"|"metrics"]; return the metrics.
 
     ``inputs``: train_images, train_labels, test_images, test_labels (.npy paths) and shards (a list).
+    ``max_steps_per_epoch`` cuts epochs short (for benchmarks and smoke runs; never set by the workflow).
     """
     started = time.monotonic()
     backend_name = backend_setup.configure(threads)
@@ -224,7 +226,9 @@ def run_trial(
         epoch_start = time.monotonic()
         last_report = epoch_start
         seen, loss_sum, correct_sum = 0, 0.0, 0.0
-        for x, y in stream.epoch(epoch):
+        for step, (x, y) in enumerate(stream.epoch(epoch)):
+            if max_steps_per_epoch is not None and step >= max_steps_per_epoch:
+                break
             loss, accuracy = model.train_on_batch(x, y)
             seen += len(x)
             loss_sum += float(loss) * len(x)
@@ -238,7 +242,7 @@ def run_trial(
                 log(f"  epoch {epoch + 1}/{params['epochs']}: {seen}/{len(train)} images, "
                     f"loss {loss_sum / seen:.4f}, {rate:.0f} images/s")
         seconds = time.monotonic() - epoch_start
-        row = {"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct_sum / seen,
+        row = {"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct_sum / seen, "images": seen,
                "seconds": round(seconds, 3), "images_per_second": round(seen / seconds, 1)}
         if params["evaluate_every_epoch"]:
             result = evaluate(model, test, test_labels, params["eval_batch_size"], params["scale_inputs"])
@@ -256,7 +260,7 @@ def run_trial(
     train.close()
     test.close()
     history = state["history"]
-    trained_images = len(train) * len(history)
+    trained_images = sum(row["images"] for row in history)
     metrics = {
         "experiment": params["experiment"],
         "trial": params["trial"],

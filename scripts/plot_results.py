@@ -1,17 +1,38 @@
-"""Test accuracy per experiment (every trial, mean, 95% CI) and training curves."""
+"""Test accuracy per experiment, training curves, per-class accuracy and confusion matrices."""
+import json
+
+import numpy as np
 import pandas as pd
 
 from cifar_noise import job
-from cifar_noise.plots import accuracy_plot, training_curves
+from cifar_noise.plots import accuracy_plot, confusion_matrices, per_class_heatmap, training_curves
 
 
 def main(snakemake):
     trials = pd.read_csv(snakemake.input.csv)
-    accuracy_plot(trials, snakemake.output.accuracy, snakemake.params.experiments)
-    histories = {}
-    for experiment, path in zip(snakemake.params.history_experiments, snakemake.input.histories):
-        histories.setdefault(experiment, []).append(pd.read_csv(path))
+    experiments = snakemake.params.experiments
+    accuracy_plot(trials, snakemake.output.accuracy, experiments)
+    per_class_heatmap(trials, experiments, snakemake.output.per_class)
+
+    histories, confusion = {}, {}
+    for name, history, metrics in zip(snakemake.params.trial_experiments, snakemake.input.histories,
+                                      snakemake.input.metrics):
+        histories.setdefault(name, []).append(pd.read_csv(history))
+        matrix = np.array(json.loads(open(metrics).read())["confusion_matrix"])
+        confusion[name] = confusion.get(name, 0) + matrix
     training_curves(histories, snakemake.output.curves)
+
+    # the best noisy condition (by mean test accuracy) next to its baseline
+    mean = trials.groupby("experiment")["val_accuracy"].mean()
+    comparisons = snakemake.params.comparisons
+    if comparisons:
+        best = max(comparisons, key=lambda c: mean[c["experiment"]])
+        shown = {f"best condition: {best['experiment']} ({mean[best['experiment']]:.3f})": best["experiment"],
+                 f"its baseline: {best['baseline']} ({mean[best['baseline']]:.3f})": best["baseline"]}
+    else:
+        top = mean.idxmax()
+        shown = {f"best experiment: {top} ({mean[top]:.3f})": top}
+    confusion_matrices({title: confusion[name] for title, name in shown.items()}, snakemake.output.confusion)
 
 
 job.run(snakemake, main)

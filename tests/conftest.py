@@ -29,3 +29,15 @@ def real_archive() -> Path:
             pytest.fail(f"real CIFAR-10 archive not found at {path} (CIFAR10_REQUIRE_REAL is set)")
         pytest.skip(f"real CIFAR-10 archive not found at {path}; set CIFAR10_ARCHIVE")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory, tiny_archive):
+    """The tiny study (4 conditions x 2 trials), run once from download (file:// + md5) to plots."""
+    from workflow_runner import snakemake, tiny_config, write_config
+
+    archive, md5 = tiny_archive
+    workdir = tmp_path_factory.mktemp("study")
+    config = write_config(workdir, tiny_config(url=archive.as_uri(), md5=md5))
+    snakemake(workdir, config=config)
+    return workdir, config

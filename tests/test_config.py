@@ -108,7 +108,7 @@ def test_official_test_size_limit():
 
 
 def test_trials_paths_and_shared_splits():
-    study = Study(GOOD)
+    study = Study({**GOOD, "matched_baselines": False})
     assert [(t.experiment, t.trial) for t in study.trials()] == [
         ("base", 1), ("base", 2), ("noisy", 1), ("noisy", 2), ("noisy", 3)]
     # trial t of every experiment with the same sizes shares one split (paired comparison)
@@ -128,3 +128,79 @@ def test_seed_derivation_is_stable():
     assert derive_seed(20240601, "split", 1) == derive_seed(20240601, "split", 1)
     assert len({derive_seed(1, p, t) for p in ("split", "noise", "train") for t in (1, 2, 3)}) == 9
     assert derive_seed(20240601, "train", 1) == 4116337697
+
+
+def test_matched_baselines_are_created_or_reused():
+    study = Study(GOOD)
+    # noisy: x3 for 1 epoch -> a no-noise baseline of 3 epochs on the same 100 images
+    assert "no_noise-100-3ep-b10" in study.experiments
+    matched = study.experiments["no_noise-100-3ep-b10"]
+    assert (matched["noise"], matched["enlarge"], matched["epochs"], matched["trials"]) == ("none", 1, 3, 3)
+    assert study.comparisons == [{"experiment": "noisy", "baseline": "no_noise-100-3ep-b10", "kind": "step-matched"}]
+
+    config = copy.deepcopy(GOOD)
+    config["experiments"]["base"]["epochs"] = 3  # base is now exactly the step-matched baseline
+    config["experiments"]["noisy"]["baseline"] = "base"
+    study = Study(config)
+    assert "no_noise-100-3ep-b10" not in study.experiments
+    assert study.experiments["base"]["trials"] == 3  # the larger trial count of the two
+    assert study.comparisons == [{"experiment": "noisy", "baseline": "base", "kind": "configured, step-matched"}]
+
+
+def test_declared_and_matched_baselines_both_compared():
+    config = copy.deepcopy(GOOD)
+    config["experiments"]["noisy"]["baseline"] = "base"
+    kinds = {(c["baseline"], c["kind"]) for c in Study(config).comparisons}
+    assert kinds == {("base", "configured"), ("no_noise-100-3ep-b10", "step-matched")}
+
+
+@pytest.mark.parametrize("baseline, message", [
+    ("nothing", "noisy.baseline: no experiment named 'nothing'"),
+    ("noisy", "noisy.baseline: 'noisy' is not a no-noise experiment"),
+])
+def test_bad_baselines(baseline, message):
+    config = copy.deepcopy(GOOD)
+    config["experiments"]["noisy"]["baseline"] = baseline
+    with pytest.raises(StudyError, match=message):
+        validate_config(config)
+
+
+def test_sweeps_expand_into_experiments_and_reuse_identical_ones():
+    config = copy.deepcopy(GOOD)
+    config["matched_baselines"] = False
+    config["sweeps"] = {
+        "sigma": {"vary": "sigma", "values": [0, 5, 10],
+                  "experiment": {**GOOD["experiments"]["noisy"], "noise_params": {}, "trials": 4}},
+        "k": {"vary": "enlarge", "values": [1, 3, 6],
+              "experiment": {**GOOD["experiments"]["noisy"], "trials": 2}},
+    }
+    study = Study(config)
+    # sigma=5 with trials 4 is "noisy" (sigma 5, x3, 1 epoch): reused, with 4 trials now
+    assert study.sweeps["sigma"]["experiments"] == ["sigma-sigma0", "noisy", "sigma-sigma10"]
+    assert study.experiments["noisy"]["trials"] == 4
+    assert study.experiments["sigma-sigma10"]["noise_params"] == {"sigma": 10}
+    # enlarge=1 is the originals alone, i.e. the no-noise experiment "base"
+    assert study.sweeps["k"]["experiments"] == ["base", "noisy", "k-enlarge6"]
+    assert study.experiments["k-enlarge6"]["enlarge"] == 6
+
+
+@pytest.mark.parametrize("sweep, message", [
+    ({"vary": "probability", "values": [0.1, 0.2]}, r"sweeps\.s\.vary: probability is not a parameter of noise 'gaussian'"),
+    ({"vary": "enlarge", "values": [1, 2.5]}, r"sweeps\.s\.values: enlarge takes whole numbers"),
+    ({"vary": "sigma", "values": [1]}, r"sweeps\.s\.values: \[1\] is too short"),
+    ({"vary": "speed", "values": [1, 2]}, r"sweeps\.s\.vary: 'speed' is not one of"),
+])
+def test_bad_sweeps(sweep, message):
+    config = copy.deepcopy(GOOD)
+    config["sweeps"] = {"s": {**sweep, "experiment": GOOD["experiments"]["noisy"]}}
+    with pytest.raises(StudyError, match=message):
+        validate_config(config)
+
+
+def test_unpaired_experiments_get_their_own_split():
+    config = copy.deepcopy(GOOD)
+    config["experiments"]["broken"] = {**GOOD["experiments"]["base"], "shuffle": "unpaired"}
+    study = Study(config)
+    assert study.split_id("broken", 1) == "train100-rest-unpaired-trial01"
+    assert study.split_params("train100-rest-unpaired-trial01")["shuffle"] == "unpaired"
+    assert study.split_params("train100-rest-trial01")["shuffle"] == "paired"

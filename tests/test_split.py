@@ -56,3 +56,14 @@ def test_bad_sizes_are_refused(data):
         split(data, test_set="official", test_size=121)
     with pytest.raises(StudyError, match="test_set"):
         split(data, test_set="all")
+
+
+def test_unpaired_shuffle_reproduces_the_notebooks_bug(data):
+    paired, unpaired = split(data), split(data, shuffle="unpaired")
+    # the same images, but their labels belong to other images
+    assert np.array_equal(paired.train_images, unpaired.train_images)
+    assert (decode_label(unpaired.train_images) == unpaired.train_labels).mean() < 0.3
+    assert sorted(unpaired.train_labels.tolist() + unpaired.test_labels[:300].tolist()) == sorted(
+        data.train_labels.tolist())
+    # the official test images keep their true labels, as in the notebook
+    assert np.array_equal(decode_label(unpaired.test_images[-120:]), unpaired.test_labels[-120:])

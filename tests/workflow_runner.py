@@ -16,7 +16,9 @@ TINY_EXPERIMENT = {"train_size": 200, "test_set": "official", "architecture": "s
 
 
 def tiny_config(url: str | None = None, md5: str | None = None, **extra) -> dict:
-    """All four conditions, two trials each, on the tiny archive (about a minute on 2 cores)."""
+    """All four conditions, two trials each, on the tiny archive, plus the step-matched baseline
+    (created by the workflow), an unpaired-labels twin of the baseline and a two-point sweep
+    (14 trials, about a minute on 2 cores)."""
     config = {
         "seed": 7,
         "data": {"url": url or "file:///nonexistent", "md5": md5},
@@ -24,9 +26,14 @@ def tiny_config(url: str | None = None, md5: str | None = None, **extra) -> dict
         "training": {"threads": 1, "eval_batch_size": 50},
         "experiments": {
             "baseline": {**TINY_EXPERIMENT, "noise": "none"},
-            "regional": {**TINY_EXPERIMENT, "noise": "regional", "enlarge": 2},
-            "salt_pepper": {**TINY_EXPERIMENT, "noise": "salt_pepper", "enlarge": 2},
-            "gaussian": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "test_set": "rest"},
+            "unpaired": {**TINY_EXPERIMENT, "noise": "none", "shuffle": "unpaired"},
+            "regional": {**TINY_EXPERIMENT, "noise": "regional", "enlarge": 2, "baseline": "baseline"},
+            "salt_pepper": {**TINY_EXPERIMENT, "noise": "salt_pepper", "enlarge": 2, "baseline": "baseline"},
+            "gaussian": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "baseline": "baseline"},
+        },
+        "sweeps": {
+            "sigma": {"vary": "sigma", "values": [5, 20],
+                      "experiment": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2}},
         },
     }
     config.update(extra)
@@ -39,14 +46,22 @@ def write_config(folder: Path, config: dict, name: str = "config.yaml") -> Path:
     return path
 
 
-def snakemake(workdir: Path, *args: str, config: Path | None = None, timeout: float = 900,
-              check: bool = True) -> subprocess.CompletedProcess:
+def snakemake_command(workdir: Path, *args: str, config: Path | None = None) -> list[str]:
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                "--directory", str(workdir), "--cores", "2", *args]
     if config is not None:
         command += ["--configfile", str(config)]
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    return command
+
+
+def snakemake_env() -> dict:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def snakemake(workdir: Path, *args: str, config: Path | None = None, timeout: float = 900,
+              check: bool = True) -> subprocess.CompletedProcess:
+    command = snakemake_command(workdir, *args, config=config)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=snakemake_env())
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return result
@@ -54,3 +69,10 @@ def snakemake(workdir: Path, *args: str, config: Path | None = None, timeout: fl
 
 def files_with_mtimes(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def sha256_of(root: Path, pattern: str = "**/*.npy") -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.glob(pattern)) if p.is_file()}

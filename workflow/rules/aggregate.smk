@@ -5,14 +5,16 @@ rule aggregate_trials:
         csv=report(
             f"{RESULTS}/tables/trials.csv",
             caption="../report/trials.rst",
-            category="Tables",
+            category="Summary",
+            subcategory="Tables",
         ),
         tables=[
             report(
                 f"{RESULTS}/tables/{name}.md",
                 caption="../report/experiment_table.rst",
-                category="Tables",
-                labels={"experiment": name},
+                category="Experiments",
+                subcategory=name,
+                labels={"experiment": name, "table": "notebook format"},
             )
             for name in STUDY.experiments
         ],
@@ -28,24 +30,71 @@ rule aggregate_trials:
         "../../scripts/aggregate_trials.py"
 
 
+rule summarize:
+    input:
+        csv=rules.aggregate_trials.output.csv,
+    output:
+        summary=report(
+            f"{RESULTS}/summary.md",
+            caption="../report/summary.rst",
+            category="Summary",
+            subcategory="Tables",
+        ),
+        comparisons=report(
+            f"{RESULTS}/tables/comparisons.csv",
+            caption="../report/comparisons.rst",
+            category="Summary",
+            subcategory="Tables",
+        ),
+    params:
+        experiments=STUDY.experiments,
+        comparisons=STUDY.comparisons,
+        sweeps=STUDY.sweeps,
+        statistics=CONFIG["statistics"],
+    log:
+        f"{RESULTS}/logs/summarize.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/summarize.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/summarize.py"
+
+
 rule plot_results:
     input:
         csv=rules.aggregate_trials.output.csv,
         histories=[f"{t.folder}/history.csv" for t in STUDY.trials()],
+        metrics=STUDY.metrics_files(),
     output:
         accuracy=report(
             f"{RESULTS}/plots/test_accuracy.png",
             caption="../report/test_accuracy.rst",
-            category="Plots",
+            category="Summary",
+            subcategory="Plots",
         ),
         curves=report(
             f"{RESULTS}/plots/training_curves.png",
             caption="../report/training_curves.rst",
-            category="Plots",
+            category="Summary",
+            subcategory="Plots",
+        ),
+        per_class=report(
+            f"{RESULTS}/plots/per_class_accuracy.png",
+            caption="../report/per_class_accuracy.rst",
+            category="Summary",
+            subcategory="Plots",
+        ),
+        confusion=report(
+            f"{RESULTS}/plots/confusion_matrices.png",
+            caption="../report/confusion_matrices.rst",
+            category="Summary",
+            subcategory="Plots",
         ),
     params:
         experiments=list(STUDY.experiments),
-        history_experiments=[t.experiment for t in STUDY.trials()],
+        trial_experiments=[t.experiment for t in STUDY.trials()],
+        comparisons=STUDY.comparisons,
     log:
         f"{RESULTS}/logs/plot_results.log",
     benchmark:
@@ -54,3 +103,66 @@ rule plot_results:
         ENV
     script:
         "../../scripts/plot_results.py"
+
+
+rule plot_sweep:
+    input:
+        csv=rules.aggregate_trials.output.csv,
+    output:
+        png=report(
+            f"{RESULTS}/plots/sweeps/{{sweep}}.png",
+            caption="../report/sweep.rst",
+            category="Noise sweeps",
+            labels={"sweep": "{sweep}"},
+        ),
+    params:
+        sweep=lambda wildcards: STUDY.sweeps[wildcards.sweep],
+        level=CONFIG["statistics"]["confidence"],
+    log:
+        f"{RESULTS}/logs/plot_sweep/{{sweep}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plot_sweep/{{sweep}}.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/plot_sweep.py"
+
+
+rule plot_runtimes:
+    input:
+        benchmarks=benchmark_files(),
+    output:
+        png=report(
+            f"{RESULTS}/plots/runtimes.png",
+            caption="../report/runtimes.rst",
+            category="Runtime",
+        ),
+    log:
+        f"{RESULTS}/logs/plot_runtimes.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plot_runtimes.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/plot_runtimes.py"
+
+
+rule archive:
+    input:
+        summary=rules.summarize.output.summary,
+        tables=rules.aggregate_trials.output,
+        comparisons=rules.summarize.output.comparisons,
+        plots=[*rules.plot_results.output, *sweep_plot_files(), *noise_example_files(), rules.plot_runtimes.output.png],
+        trials=[f"{t.folder}/{name}" for t in STUDY.trials() for name in ("metrics.json", "history.csv")],
+    output:
+        zip=f"{RESULTS}/study-archive.zip",
+    params:
+        config=CONFIG,
+    log:
+        f"{RESULTS}/logs/archive.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/archive.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/archive_results.py"

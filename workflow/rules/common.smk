@@ -17,6 +17,7 @@ wildcard_constraints:
     shard=r"\d\d\d\d+",
     split=r"[A-Za-z0-9_.-]+",
     condition=r"[A-Za-z0-9_.-]+",
+    sweep=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
 def trial_files(wildcards):
@@ -27,3 +28,22 @@ def trial_files(wildcards):
 
 def noise_example_files():
     return [f"{RESULTS}/plots/noise_examples/{slug}.png" for slug in STUDY.noise_conditions()]
+
+
+def sweep_plot_files():
+    return [f"{RESULTS}/plots/sweeps/{name}.png" for name in STUDY.sweeps]
+
+
+def benchmark_files():
+    """The benchmark file of every job that runs before the runtime plot (see the rules' benchmark:)."""
+    files = [] if CONFIG["data"]["archive"] else [f"{RESULTS}/benchmarks/download_archive.tsv"]
+    files.append(f"{RESULTS}/benchmarks/extract_dataset.tsv")
+    files += [f"{RESULTS}/benchmarks/split_dataset/{split}.tsv" for split in STUDY.split_ids()]
+    for t in STUDY.trials():
+        files += [shard.replace(f"{RESULTS}/experiments/", f"{RESULTS}/benchmarks/make_shard/").replace(
+            "/shards/", "/").replace(".npy", ".tsv") for shard in STUDY.shard_files(t.experiment, t.trial)]
+        files.append(f"{RESULTS}/benchmarks/train_trial/{t.experiment}/trial-{t.trial:02d}.tsv")
+    files += [f"{RESULTS}/benchmarks/noise_examples/{slug}.tsv" for slug in STUDY.noise_conditions()]
+    files += [f"{RESULTS}/benchmarks/{rule}.tsv" for rule in ("aggregate_trials", "summarize", "plot_results")]
+    files += [f"{RESULTS}/benchmarks/plot_sweep/{name}.tsv" for name in STUDY.sweeps]
+    return files

@@ -1,0 +1,85 @@
+import pytest
+from scipy import stats
+
+from cifar_noise.aggregate import comparisons_table, notebook_table, summary_markdown, trials_table
+from cifar_noise.cifar import CLASS_NAMES
+from cifar_noise.config import Study
+
+
+def fake_metrics(experiment, trial, accuracy, noise="none", **params):
+    base = {"experiment": experiment, "trial": trial, "description": f"{experiment} description",
+            "train_size": 100, "test_set": "official", "test_size": None, "architecture": "seed_a",
+            "noise": noise, "noise_params": {"sigma": 20.0} if noise == "gaussian" else {},
+            "enlarge": 1 if noise == "none" else 3, "epochs": 2, "batch_size": 10, "shuffle": "paired"}
+    base.update(params)
+    return {
+        "experiment": experiment, "trial": trial, "params": base,
+        "val_loss": 2.0 - accuracy, "val_accuracy": accuracy, "train_loss": 1.5, "train_accuracy": accuracy + 0.1,
+        "per_class_accuracy": {name: accuracy for name in CLASS_NAMES}, "epochs": 2, "train_images": 100,
+        "test_images": 50, "train_seconds": 1.0, "eval_seconds": 0.1, "wall_seconds": 2.0,
+        "images_per_second": 100.0, "resumed_from_epoch": 0, "backend": "tensorflow", "device": "CPU: x",
+        "threads": 1, "git_commit": None,
+    }
+
+
+@pytest.fixture
+def trials():
+    metrics = [fake_metrics("base", t, a) for t, a in enumerate([0.40, 0.42, 0.38], 1)]
+    metrics += [fake_metrics("noisy", t, a, noise="gaussian") for t, a in enumerate([0.45, 0.47, 0.44], 1)]
+    return trials_table(metrics[::-1])  # any input order
+
+
+def test_trials_table_has_every_parameter_and_result(trials):
+    assert list(trials["experiment"]) == ["base"] * 3 + ["noisy"] * 3
+    assert list(trials["trial"]) == [1, 2, 3, 1, 2, 3]
+    for column in ("train_size", "noise", "noise_sigma", "enlarge", "epochs", "batch_size", "shuffle",
+                   "val_loss", "val_accuracy", "train_loss", "train_accuracy", "test_accuracy_truck",
+                   "images_per_second", "backend", "device"):
+        assert column in trials.columns, column
+
+
+def test_notebook_table_format(trials):
+    table = notebook_table(trials, "base")
+    lines = table.splitlines()
+    assert lines[0] == "### base description"
+    assert "Trial |validation loss |validation accuracy |training loss |training accuracy" in lines
+    start = lines.index("-|-|-|-|-")
+    assert lines[start + 1] == "1|1.6000|0.4000|1.5000|0.5000"
+    assert lines[start + 3] == "3|1.6200|0.3800|1.5000|0.4800"
+    assert lines[start + 4] == "Mean|1.6000|0.4000|1.5000|0.5000"
+
+
+def test_comparisons_use_welch(trials):
+    table = comparisons_table(trials, [{"experiment": "noisy", "baseline": "base", "kind": "configured"}])
+    row = table.iloc[0]
+    reference = stats.ttest_ind([0.45, 0.47, 0.44], [0.40, 0.42, 0.38], equal_var=False)
+    assert row["difference"] == pytest.approx((0.45 + 0.47 + 0.44) / 3 - 0.40)
+    assert row["p_value"] == pytest.approx(reference.pvalue)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(reference.confidence_interval()))
+    assert row["flag"] == ""
+
+
+def test_summary_lists_experiments_comparisons_sweeps_and_the_notebook_failure():
+    study = Study({"matched_baselines": False, "experiments": {
+        "base": {"train_size": 100, "test_set": "official", "architecture": "seed_a", "noise": "none",
+                 "epochs": 2, "batch_size": 10, "trials": 2},
+        "broken": {"train_size": 100, "test_set": "official", "architecture": "seed_a", "noise": "none",
+                   "epochs": 2, "batch_size": 10, "trials": 2, "shuffle": "unpaired"},
+        "noisy": {"train_size": 100, "test_set": "official", "architecture": "seed_a", "noise": "gaussian",
+                  "enlarge": 3, "epochs": 2, "batch_size": 10, "trials": 2, "baseline": "base"}},
+        "sweeps": {"s": {"vary": "sigma", "values": [20, 40], "experiment": {
+            "train_size": 100, "test_set": "official", "architecture": "seed_a", "noise": "gaussian",
+            "enlarge": 3, "epochs": 2, "batch_size": 10, "trials": 2}}}})
+    metrics = [fake_metrics("base", t, a) for t, a in [(1, 0.40), (2, 0.42)]]
+    metrics += [fake_metrics("broken", t, a, shuffle="unpaired") for t, a in [(1, 0.10), (2, 0.09)]]
+    metrics += [fake_metrics("noisy", t, a, noise="gaussian") for t, a in [(1, 0.45), (2, 0.47)]]
+    metrics += [fake_metrics("s-sigma40", t, a, noise="gaussian") for t, a in [(1, 0.30), (2, 0.33)]]
+    trials = trials_table(metrics)
+    comparisons = comparisons_table(trials, study.comparisons)
+    text = summary_markdown(trials, comparisons, study.experiments, study.sweeps)
+    assert "| `noisy` | `base` | configured | 2 vs 2 | 0.4600 | 0.4100 | +0.0500 |" in text
+    assert "too few trials" in text
+    assert "| 40 | `s-sigma40` | 2 | 0.3150 |" in text and "| 20 | `noisy` | 2 | 0.4600 |" in text
+    assert "`broken` shuffles images and labels independently" in text and "against 0.4100 for `base`" in text
+    assert "Why the notebook saw 0.10" in text
+    assert "none (labels unpaired)" in text

@@ -1,0 +1,270 @@
+"""Determinism, kills, full disks and concurrent runs: a rerun must give the same numbers and
+nothing broken may be left behind."""
+import errno
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cifar_noise import fileio
+from cifar_noise.errors import StudyError
+from cifar_noise.fileio import save_npy
+from cifar_noise.shards import TrainingImages, build_shard, write_shard
+from fixtures import labelled_images
+from workflow_runner import (sha256_of, snakemake, snakemake_command, snakemake_env,
+                             tiny_config, write_config)
+
+pytestmark = pytest.mark.slow
+
+RESULT_KEYS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy", "per_class_accuracy",
+               "confusion_matrix", "epochs", "train_images", "test_images", "inputs_sha256", "params")
+
+
+def trial_numbers(workdir: Path) -> dict[str, dict]:
+    """Every trial's results (not its timings) by trial folder."""
+    numbers = {}
+    for path in sorted((workdir / "results" / "experiments").glob("*/trial-*/metrics.json")):
+        metrics = json.loads(path.read_text())
+        numbers[str(path.parent.relative_to(workdir))] = {key: metrics[key] for key in RESULT_KEYS}
+    return numbers
+
+
+def start_snakemake(workdir, *args, config) -> subprocess.Popen:
+    return subprocess.Popen(snakemake_command(workdir, *args, config=config), env=snakemake_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> None:
+    """SIGKILL snakemake and everything it started as soon as ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"snakemake ended before the kill:\n{process.stdout.read()[-3000:]}")
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise AssertionError("the moment to kill never came")
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def resume(workdir, config, *targets):
+    """What README tells users to do after a killed run."""
+    snakemake(workdir, "--unlock", config=config)
+    snakemake(workdir, "--rerun-incomplete", *targets, config=config)
+
+
+# ---------------------------------------------------------------------------------------------
+# determinism
+
+
+# Three trials of the tiny study, rerun from scratch in another folder (a whole second study
+# would only cost CI time: every trial is produced the same way).
+RERUN = ["results/experiments/regional/trial-01/metrics.json", "results/experiments/gaussian/trial-02/metrics.json",
+         "results/experiments/unpaired/trial-01/metrics.json"]
+
+
+def same_files(first: dict, second: dict) -> bool:
+    assert second, "nothing to compare"
+    return {path: first.get(path) for path in second} == second
+
+
+@pytest.fixture(scope="module")
+def second_run(tmp_path_factory, tiny_archive, tiny_study):
+    archive, md5 = tiny_archive
+    workdir = tmp_path_factory.mktemp("second")
+    config = write_config(workdir, tiny_config(url=archive.as_uri(), md5=md5))
+    snakemake(workdir, *RERUN, config=config)
+    return workdir
+
+
+def test_two_runs_write_byte_identical_splits_and_shards(tiny_study, second_run):
+    second = sha256_of(second_run / "results")
+    assert len([p for p in second if "/shards/" in p]) == 4
+    assert len([p for p in second if p.startswith("splits/")]) == 3 * 4
+    assert same_files(sha256_of(tiny_study[0] / "results"), second)
+
+
+def test_two_runs_give_identical_trial_numbers_on_the_cpu(tiny_study, second_run):
+    second = trial_numbers(second_run)
+    assert len(second) == 3
+    assert same_files(trial_numbers(tiny_study[0]), second)
+
+
+def test_a_shard_regenerated_alone_is_byte_identical(second_run):
+    shard = "results/experiments/gaussian/trial-02/shards/shard-0001.npy"
+    before = sha256_of(second_run / "results")
+    (second_run / shard).unlink()
+    snakemake(second_run, shard, config=second_run / "config.yaml")
+    assert sha256_of(second_run / "results") == before
+
+
+def test_each_trial_records_what_reproduces_it(tiny_study):
+    metrics = json.loads((tiny_study[0] / "results/experiments/regional/trial-01/metrics.json").read_text())
+    params = metrics["params"]
+    for key in ("split_seed", "noise_seed", "train_seed", "seed", "noise_params", "train_size", "epochs"):
+        assert key in params
+    assert {"python", "numpy", "keras", "tensorflow", "snakemake"} <= set(metrics["versions"])
+    assert metrics["backend"] == "tensorflow" and metrics["device"]
+    assert set(metrics["inputs_sha256"]) == {"train_images", "train_labels", "test_images", "test_labels",
+                                             "shard-0000.npy", "shard-0001.npy"}
+    commit = metrics["git_commit"]
+    assert commit is None or len(commit.split("-")[0]) == 40
+
+
+# ---------------------------------------------------------------------------------------------
+# kills
+
+
+def long_trial_config(workdir, archive, epochs=4):
+    config = tiny_config(url=archive.as_uri(), matched_baselines=False, sweeps={})
+    config["experiments"] = {"long": {"train_size": 200, "test_set": "official", "architecture": "seed_a",
+                                      "noise": "gaussian", "enlarge": 2, "epochs": epochs,
+                                      "batch_size": 8, "trials": 1}}
+    return write_config(workdir, config)
+
+
+LONG = "results/experiments/long/trial-01/metrics.json"
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, tiny_archive):
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    config = long_trial_config(workdir, tiny_archive[0])
+    snakemake(workdir, LONG, config=config)
+    return workdir
+
+
+def test_training_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, tiny_archive, uninterrupted):
+    config = long_trial_config(tmp_path, tiny_archive[0])
+    checkpoints = tmp_path / "results/checkpoints/long/trial-01"
+    process = start_snakemake(tmp_path, LONG, config=config)
+    started = {}
+
+    def in_epoch_two():  # the checkpoint of epoch 1 is written, epoch 2 is under way
+        if (checkpoints / "epoch-0001.keras").exists() and (checkpoints / "state.json").exists():
+            started.setdefault("at", time.monotonic())
+            return time.monotonic() - started["at"] > 1.0
+        return False
+
+    kill_when(process, in_epoch_two)
+    assert not (tmp_path / "results/experiments/long/trial-01/metrics.json").exists()
+    state = json.loads((checkpoints / "state.json").read_text())
+    assert state["epoch"] == 1, "the kill came too late to land inside epoch 2"
+
+    resume(tmp_path, config, LONG)
+    metrics = json.loads((tmp_path / LONG).read_text())
+    assert metrics["resumed_from_epoch"] == 1
+    assert "resuming from the checkpoint after epoch 1" in (
+        tmp_path / "results/logs/train_trial/long/trial-01.log").read_text()
+    assert trial_numbers(tmp_path) == trial_numbers(uninterrupted)
+    assert not checkpoints.exists()  # a finished trial leaves no checkpoints behind
+
+
+def test_checkpoints_of_other_parameters_are_not_resumed(tmp_path, tiny_archive, uninterrupted):
+    """A checkpoint from a run with other parameters (here: more epochs) must not be resumed."""
+    config = long_trial_config(tmp_path, tiny_archive[0], epochs=6)
+    checkpoints = tmp_path / "results/checkpoints/long/trial-01"
+    process = start_snakemake(tmp_path, LONG, config=config)
+    kill_when(process, lambda: (checkpoints / "state.json").exists())
+    config = long_trial_config(tmp_path, tiny_archive[0], epochs=4)
+    resume(tmp_path, config, LONG)
+    metrics = json.loads((tmp_path / LONG).read_text())
+    assert metrics["resumed_from_epoch"] == 0
+    assert trial_numbers(tmp_path) == trial_numbers(uninterrupted)
+
+
+def big_shard_config(workdir, archive):
+    config = tiny_config(url=archive.as_uri(), matched_baselines=False, sweeps={})
+    config["shards"] = {"size": 1000, "threads": 1}
+    config["experiments"] = {"wide": {"train_size": 300, "test_set": "official", "architecture": "seed_a",
+                                      "noise": "regional", "enlarge": 11, "epochs": 1, "batch_size": 100,
+                                      "trials": 1}}
+    return write_config(workdir, config)
+
+
+WIDE = "results/experiments/wide/trial-01/metrics.json"
+
+
+def test_killed_while_writing_shards_then_resumed(tmp_path_factory, tiny_archive):
+    reference = tmp_path_factory.mktemp("shards_reference")
+    snakemake(reference, WIDE, config=big_shard_config(reference, tiny_archive[0]))
+
+    workdir = tmp_path_factory.mktemp("shards_killed")
+    config = big_shard_config(workdir, tiny_archive[0])
+    shards = workdir / "results/experiments/wide/trial-01/shards"
+    process = start_snakemake(workdir, WIDE, config=config)
+    kill_when(process, lambda: shards.exists() and any(shards.iterdir()))
+    assert not (workdir / WIDE).exists()
+
+    resume(workdir, config, WIDE)
+    assert not list(shards.glob(".*"))  # no temporary leftovers
+    assert sha256_of(workdir / "results") == sha256_of(reference / "results")
+    assert trial_numbers(workdir) == trial_numbers(reference)
+
+
+# ---------------------------------------------------------------------------------------------
+# concurrency
+
+
+def test_two_snakemakes_on_one_folder_do_not_corrupt_it(tmp_path, tiny_archive, tiny_study):
+    config = write_config(tmp_path, tiny_config(url=tiny_archive[0].as_uri(), md5=tiny_archive[1]))
+    first = start_snakemake(tmp_path, *RERUN, config=config)
+    time.sleep(1.0)
+    second = start_snakemake(tmp_path, *RERUN, config=config)
+    outputs = [first.communicate(timeout=900)[0], second.communicate(timeout=900)[0]]
+    codes = [first.returncode, second.returncode]
+    assert 0 in codes, outputs
+    for code, output in zip(codes, outputs):
+        if code != 0:  # the loser is refused by Snakemake's lock, it does not write
+            assert "LockException" in output or "cannot be locked" in output, output[-2000:]
+    snakemake(tmp_path, *RERUN, config=config)  # whatever the loser left undone
+    assert same_files(sha256_of(tiny_study[0] / "results"), sha256_of(tmp_path / "results"))
+    assert same_files(trial_numbers(tiny_study[0]), trial_numbers(tmp_path))
+    assert len(trial_numbers(tmp_path)) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# full disk and broken files (unit level)
+
+
+def test_a_full_disk_while_writing_a_shard_leaves_nothing(tmp_path, monkeypatch):
+    images, _ = labelled_images(50, seed=1)
+    shard = build_shard(images, 0, 3, 100, "gaussian", {"sigma": 20.0}, noise_seed=1)
+    real_save = np.save
+
+    def save_until_disk_full(handle, array, allow_pickle=False):
+        real_save(handle, array[: len(array) // 3], allow_pickle=allow_pickle)  # some bytes land...
+        raise OSError(errno.ENOSPC, "No space left on device")  # ...then the disk is full
+
+    monkeypatch.setattr(fileio.np, "save", save_until_disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_shard(tmp_path / "shard-0000.npy", shard)
+    assert list(tmp_path.iterdir()) == []
+
+    monkeypatch.setattr(fileio.np, "save", real_save)
+    write_shard(tmp_path / "shard-0000.npy", shard)
+    assert np.array_equal(np.load(tmp_path / "shard-0000.npy"), shard)
+
+
+def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
+    (tmp_path / ".shard-0000.npy.abc123.part").write_bytes(b"half a shard")
+    (tmp_path / ".other.npy.xyz.part").write_bytes(b"not ours")
+    save_npy(tmp_path / "shard-0000.npy", np.zeros(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npy.xyz.part", "shard-0000.npy"]
+
+
+def test_a_truncated_shard_is_refused_with_advice(tmp_path):
+    images, labels = labelled_images(40, seed=2)
+    save_npy(tmp_path / "train.npy", images)
+    shard = tmp_path / "shard-0000.npy"
+    write_shard(shard, build_shard(images, 0, 2, 40, "gaussian", {"sigma": 20.0}, noise_seed=1))
+    shard.write_bytes(shard.read_bytes()[:-3072])
+    with pytest.raises(StudyError, match="truncated.*delete .*shard-0000.npy and run snakemake again"):
+        TrainingImages(tmp_path / "train.npy", labels, [shard], shard_size=40)

@@ -1,0 +1,59 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from cifar_noise.stats import mean_ci, welch
+
+
+def test_mean_ci_against_scipy():
+    values = [0.41, 0.39, 0.44, 0.40, 0.38]
+    mean, low, high = mean_ci(values)
+    expected = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    assert mean == pytest.approx(0.404)
+    assert (low, high) == pytest.approx(expected)
+
+
+def test_mean_ci_of_one_value_has_no_interval():
+    mean, low, high = mean_ci([0.4])
+    assert mean == 0.4 and math.isnan(low) and math.isnan(high)
+
+
+def test_welch_matches_scipy():
+    a = [0.42, 0.45, 0.40, 0.44]
+    b = [0.38, 0.37, 0.41, 0.36, 0.39]
+    result = welch(a, b)
+    reference = stats.ttest_ind(a, b, equal_var=False)
+    ci = reference.confidence_interval(0.95)
+    assert result["difference"] == pytest.approx(np.mean(a) - np.mean(b))
+    assert result["p_value"] == pytest.approx(reference.pvalue)
+    assert result["df"] == pytest.approx(reference.df)
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx((ci.low, ci.high))
+    assert result["flag"] == ""
+
+
+def test_welch_textbook_example():
+    # Welch (1947)-style hand computation: means 20 and 15, variances 4 and 9, n = 5 and 10
+    a = [18, 19, 20, 21, 22]  # mean 20, var 2.5
+    b = [10, 12, 14, 15, 15, 16, 16, 17, 17, 18]  # mean 15, var 6.0
+    result = welch(a, b)
+    se = math.sqrt(2.5 / 5 + 6.0 / 10)
+    df = (2.5 / 5 + 6.0 / 10) ** 2 / ((2.5 / 5) ** 2 / 4 + (6.0 / 10) ** 2 / 9)
+    assert result["difference"] == pytest.approx(5.0)
+    assert result["df"] == pytest.approx(df)
+    assert result["p_value"] == pytest.approx(2 * stats.t.sf(5.0 / se, df))
+    assert result["ci_low"] == pytest.approx(5.0 - stats.t.ppf(0.975, df) * se)
+
+
+def test_welch_flags_too_few_trials():
+    two = welch([0.4, 0.42], [0.38, 0.37, 0.39])
+    assert "too few trials" in two["flag"] and not math.isnan(two["p_value"])
+    one = welch([0.4], [0.38, 0.37, 0.39])
+    assert "too few trials" in one["flag"] and math.isnan(one["p_value"]) and math.isnan(one["ci_low"])
+    assert one["difference"] == pytest.approx(0.4 - 0.38)
+
+
+def test_welch_identical_constant_samples():
+    result = welch([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+    assert result["difference"] == 0 and math.isnan(result["p_value"]) and result["flag"]

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+import platform
 import queue
 import shutil
 import threading
@@ -278,6 +279,8 @@ def run_trial(
         "wall_seconds": round(time.monotonic() - started, 3),
         "images_per_second": round(trained_images / state["train_seconds"], 1),
         "resumed_from_epoch": resumed_from,
+        "host": platform.node(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "backend": backend_name,
         "device": device,
         "threads": threads,

@@ -20,6 +20,9 @@ rule aggregate_trials:
         ],
     params:
         experiments=list(STUDY.experiments),
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     log:
         f"{RESULTS}/logs/aggregate_trials.log",
     benchmark:
@@ -51,6 +54,9 @@ rule summarize:
         comparisons=STUDY.comparisons,
         sweeps=STUDY.sweeps,
         statistics=CONFIG["statistics"],
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     log:
         f"{RESULTS}/logs/summarize.log",
     benchmark:
@@ -95,6 +101,9 @@ rule plot_results:
         experiments=list(STUDY.experiments),
         trial_experiments=[t.experiment for t in STUDY.trials()],
         comparisons=STUDY.comparisons,
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     log:
         f"{RESULTS}/logs/plot_results.log",
     benchmark:
@@ -118,6 +127,9 @@ rule plot_sweep:
     params:
         sweep=lambda wildcards: STUDY.sweeps[wildcards.sweep],
         level=CONFIG["statistics"]["confidence"],
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     log:
         f"{RESULTS}/logs/plot_sweep/{{sweep}}.log",
     benchmark:
@@ -137,6 +149,9 @@ rule plot_runtimes:
             caption="../report/runtimes.rst",
             category="Runtime",
         ),
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     log:
         f"{RESULTS}/logs/plot_runtimes.log",
     benchmark:
@@ -158,6 +173,9 @@ rule archive:
         zip=f"{RESULTS}/study-archive.zip",
     params:
         config=CONFIG,
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     log:
         f"{RESULTS}/logs/archive.log",
     benchmark:

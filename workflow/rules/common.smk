@@ -11,6 +11,19 @@ CONFIG = STUDY.config  # the validated config, defaults filled in
 
 ENV = "../../envs/study.yaml"
 
+
+def scaled(base):
+    """A resource that grows with each retry (attempt 1, 2, ...) after a job ran out of it."""
+    return lambda wildcards, attempt: base * attempt
+
+
+def train_runtime(wildcards, attempt):
+    """Minutes a training job asks a scheduler for: its images at a conservative speed, x1.5."""
+    exp = STUDY.experiment(wildcards.experiment)
+    images = exp["train_size"] * exp["enlarge"] * exp["epochs"] + 60000  # + evaluation
+    minutes = 10 + 1.5 * images / CONFIG["training"]["expected_images_per_second"] / 60
+    return int(minutes * attempt)
+
 wildcard_constraints:
     experiment=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     trial=r"\d\d+",

@@ -23,6 +23,9 @@ rule extract_dataset:
     params:
         local_archive=bool(CONFIG["data"]["archive"]),
         archive_md5=CONFIG["data"]["archive_md5"],
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(15),
     log:
         f"{RESULTS}/logs/extract_dataset.log",
     benchmark:
@@ -40,6 +43,9 @@ rule split_dataset:
         **{name: f"{RESULTS}/splits/{{split}}/{name}.npy" for name in STUDY.DATASET},
     params:
         split=lambda wildcards: STUDY.split_params(wildcards.split),
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(15),
     log:
         f"{RESULTS}/logs/split_dataset/{{split}}.log",
     benchmark:

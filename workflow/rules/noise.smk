@@ -6,6 +6,9 @@ rule make_shard:
     params:
         shard=lambda wildcards: STUDY.shard_params(wildcards.experiment, wildcards.trial),
     threads: CONFIG["shards"]["threads"]
+    resources:
+        mem_mb=scaled(1500),
+        runtime=scaled(10),
     log:
         f"{RESULTS}/logs/make_shard/{{experiment}}/trial-{{trial}}/shard-{{shard}}.log",
     benchmark:
@@ -31,6 +34,9 @@ rule noise_examples:
         noise_params=lambda wildcards: STUDY.noise_conditions()[wildcards.condition][1],
         seed=CONFIG["seed"],
         images=8,
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
     log:
         f"{RESULTS}/logs/noise_examples/{{condition}}.log",
     benchmark:

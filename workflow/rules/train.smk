@@ -12,6 +12,11 @@ rule train_trial:
     threads: CONFIG["training"]["threads"]
     resources:
         gpu=CONFIG["training"]["gpus"],
+        mem_mb=scaled(4000),
+        runtime=train_runtime,
+    # A failed or preempted trial is retried once with more memory and time; it resumes from
+    # its last per-epoch checkpoint.
+    retries: CONFIG["training"]["retries"]
     log:
         f"{RESULTS}/logs/train_trial/{{experiment}}/trial-{{trial}}.log",
     benchmark:

@@ -8,7 +8,7 @@ CORES ?= all
 ARCHIVE ?=
 ARCHIVE_CONFIG := $(if $(ARCHIVE),--config 'data={"archive": "$(abspath $(ARCHIVE))"}',)
 
-.PHONY: setup demo study test lock clean
+.PHONY: setup demo study test benchmark lock clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ study: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Speed and memory figures of this machine -> benchmarks/results.md (about 10 minutes).
+benchmark: setup
+	$(BIN)/python benchmarks/run.py
 
 # Re-pin requirements.lock from requirements.in in a throw-away venv.
 lock:

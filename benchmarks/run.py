@@ -1,0 +1,381 @@
+"""Speed and memory benchmarks of the workflow's hot paths.
+
+    make benchmark            (= .venv/bin/python benchmarks/run.py)
+
+Every figure is measured in this one run, on this machine, and written to
+benchmarks/results.md (and results.json): ratios are only ever taken between numbers of the same
+run. Each measurement runs in a fresh Python process, so that TensorFlow settings cannot leak
+from one into the next and peak memory is measured per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from cifar_noise.noise import DEFAULT_PARAMS  # noqa: E402
+from cifar_noise.provenance import cpu_name  # noqa: E402
+
+# ---------------------------------------------------------------------------------------------
+# The notebook's per-pixel loops, transcribed faithfully (float64 images, Python's random module,
+# one element at a time): the baseline the vectorised noise is measured against.
+
+
+def notebook_regional(x):
+    x = x.copy()
+    for i in range(x.shape[0]):
+        for repeat in range(3):
+            loc_x = random.randrange(2, 30)
+            loc_y = random.randrange(2, 30)
+            for u in [-2, -1, 0, 1, 2]:
+                for v in [-2, -1, 0, 1, 2]:
+                    x[i][loc_x + u][loc_y + v][0] += 50 * (random.random() - 0.5)
+                    x[i][loc_x + u][loc_y + v][1] += 50 * (random.random() - 0.5)
+                    x[i][loc_x + u][loc_y + v][2] += 50 * (random.random() - 0.5)
+    return x
+
+
+def notebook_salt_pepper(x):
+    x = x.copy()
+    shape = x.shape
+    for i in range(shape[0]):
+        for a in range(shape[1]):
+            for b in range(shape[2]):
+                if random.random() < 0.1:
+                    x[i][a][b][0] += 100 * (random.random() - 0.5)
+                    x[i][a][b][1] += 100 * (random.random() - 0.5)
+                    x[i][a][b][2] += 100 * (random.random() - 0.5)
+    return x
+
+
+def notebook_gaussian(x):
+    x = x.copy()
+    shape = x.shape
+    for i in range(shape[0]):
+        for a in range(shape[1]):
+            for b in range(shape[2]):
+                x[i][a][b][0] += random.gauss(0, 20)
+                x[i][a][b][1] += random.gauss(0, 20)
+                x[i][a][b][2] += random.gauss(0, 20)
+    return x
+
+
+NOTEBOOK = {"regional": notebook_regional, "salt_pepper": notebook_salt_pepper, "gaussian": notebook_gaussian}
+
+# ---------------------------------------------------------------------------------------------
+# measurements (each runs in its own process: `run.py --child NAME [ARGS]` prints one JSON line)
+
+
+def images(count: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (count, 32, 32, 3), dtype=np.uint8)
+
+
+def best_of(repeats: int, fn) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def child_matmul(_args) -> dict:
+    """float32 matrix product with numpy's BLAS on all cores: the machine's practical peak."""
+    n = 2048
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    b = a.copy()
+    a @ b
+    seconds = best_of(5, lambda: a @ b)
+    return {"gflops": 2 * n**3 / seconds / 1e9}
+
+
+def child_noise(args) -> dict:
+    from cifar_noise.shards import build_shard, write_shard
+
+    kind, count, reference_count = args.kind, args.count, args.reference
+    originals = images(count)
+    result = {"kind": kind, "images": count}
+    # the notebook's loop on a small sample (it is that slow)
+    sample = originals[:reference_count].astype(np.float64)
+    random.seed(0)
+    result["notebook_images_per_second"] = reference_count / best_of(1, lambda: NOTEBOOK[kind](sample))
+    # ours: one shard of `count` perturbed copies, both cores, then written to disk
+    params = DEFAULT_PARAMS[kind]
+    build_shard(originals[:2000], 0, 2, 2000, kind, params, noise_seed=1, threads=2)  # warm-up
+    shard = {}
+    result["generate_seconds"] = best_of(3, lambda: shard.update(x=build_shard(
+        originals, 0, 2, count, kind, params, noise_seed=1, threads=2)))
+    with tempfile.TemporaryDirectory(dir=args.tmp) as folder:
+        path = Path(folder) / "shard-0000.npy"
+        result["write_seconds"] = best_of(3, lambda: write_shard(path, shard["x"]))
+    result["images_per_second"] = count / result["generate_seconds"]
+    result["images_per_second_with_write"] = count / (result["generate_seconds"] + result["write_seconds"])
+    # the physical bound: copying the same bytes once
+    out = np.empty_like(originals)
+    np.copyto(out, originals)
+    result["memcpy_images_per_second"] = count / best_of(5, lambda: np.copyto(out, originals))
+    return result
+
+
+def child_gaussian_law(args) -> dict:
+    """Equality of distributions of the table-sampled Gaussian with round(N(0, 20^2)), on 30 M values."""
+    from scipy import stats
+
+    from cifar_noise.noise import perturb, rounded_gaussian
+
+    flat = np.full((10_000, 32, 32, 3), 128, dtype=np.uint8)  # 30.7 M values far from the clip bounds
+    diff = perturb(flat, "gaussian", {"sigma": 20.0}, np.random.default_rng(1)).astype(np.int64).ravel() - 128
+    values, probabilities = rounded_gaussian(20.0)
+    counts = np.bincount(diff - values[0], minlength=len(values))
+    expected = probabilities * diff.size
+    keep = expected >= 20
+    observed = np.append(counts[keep], counts[~keep].sum())
+    expected = np.append(expected[keep], expected[~keep].sum())
+    test = stats.chisquare(observed, expected)
+    return {"values": int(diff.size), "cells": int(len(observed)), "chi2": float(test.statistic),
+            "p_value": float(test.pvalue)}
+
+
+def seed_a_flops_per_image() -> float:
+    """Multiply-adds of seed_a's forward pass x 2 FLOPs, x 3 for forward + backward."""
+    conv1 = 32 * 32 * 64 * (3 * 3 * 3)
+    conv2 = 32 * 32 * 64 * (3 * 3 * 64)
+    dense = 16 * 16 * 64 * 128 + 128 * 30 + 30 * 10
+    return 3 * 2 * (conv1 + conv2 + dense)
+
+
+def child_train(args) -> dict:
+    """seed_a training throughput: the workflow's streaming loop from shards, or a plain fit."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from cifar_noise import backend
+
+    backend.configure(args.threads, deterministic=args.deterministic)
+    import keras
+
+    from cifar_noise.models import build_model
+
+    keras.utils.set_random_seed(1)
+    model = build_model("seed_a", 1)
+    if args.jit != "auto":
+        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"],
+                      jit_compile=args.jit == "on")
+    steps, batch = args.steps, args.batch
+    count = steps * batch
+    result = {"mode": args.mode, "jit": args.jit, "threads": args.threads, "batch": batch,
+              "backend": keras.backend.backend(), "deterministic": args.deterministic}
+    if args.mode == "fit":  # the notebook's way: everything in memory as float32
+        x = images(count).astype(np.float32) / 255
+        y = keras.utils.to_categorical(np.random.default_rng(1).integers(0, 10, count), 10)
+        model.fit(x[: 4 * batch], y[: 4 * batch], batch_size=batch, epochs=1, verbose=0)  # compile
+        seconds = best_of(2, lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True))
+    else:  # the workflow's way: uint8 originals + shards on disk, batches streamed
+        from cifar_noise.fileio import save_npy
+        from cifar_noise.shards import TrainingImages, build_shard, write_shard
+        from cifar_noise.train import BatchStream
+
+        with tempfile.TemporaryDirectory(dir=args.tmp) as folder:
+            originals = images(count // 2)
+            labels = np.random.default_rng(1).integers(0, 10, len(originals)).astype(np.uint8)
+            save_npy(Path(folder) / "train.npy", originals)
+            write_shard(Path(folder) / "shard.npy", build_shard(originals, 0, 2, len(originals), "gaussian",
+                                                                 {"sigma": 20.0}, 1, threads=2))
+            data = TrainingImages(Path(folder) / "train.npy", labels, [Path(folder) / "shard.npy"], len(originals))
+            stream = BatchStream(data, batch, seed=1, scale=True)
+            for x, y in stream.epoch(99):  # compile
+                model.train_on_batch(x, y)
+                break
+
+            def epoch():
+                for x, y in stream.epoch(0):
+                    model.train_on_batch(x, y)
+
+            seconds = best_of(2, epoch)
+    result["images_per_second"] = count / seconds
+    result["flops_per_image"] = seed_a_flops_per_image()
+    return result
+
+
+def child_memory(args) -> dict:
+    """Peak RSS of one trial on 50,000 x 10 images (a few hundred steps) with a 45,000-image test set."""
+    from cifar_noise.fileio import save_npy
+    from cifar_noise.shards import build_shard, shard_count, write_shard
+    from cifar_noise.train import run_trial
+
+    train_size, enlarge, shard_size = 50_000, 10, 10_000
+    folder = Path(args.tmp)
+    originals = images(train_size)
+    save_npy(folder / "train_images.npy", originals)
+    save_npy(folder / "train_labels.npy", np.random.default_rng(1).integers(0, 10, train_size).astype(np.uint8))
+    save_npy(folder / "test_images.npy", images(45_000, seed=2))
+    save_npy(folder / "test_labels.npy", np.random.default_rng(3).integers(0, 10, 45_000).astype(np.uint8))
+    shards = []
+    for s in range(shard_count(train_size, enlarge, shard_size)):
+        shards.append(folder / f"shard-{s:04d}.npy")
+        write_shard(shards[-1], build_shard(originals, s, enlarge, shard_size, "gaussian", {"sigma": 20.0}, 1, 2))
+    del originals
+    shard_bytes = sum(p.stat().st_size for p in shards)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    params = {"experiment": "memory", "trial": 1, "description": "", "train_size": train_size, "test_set": "rest",
+              "test_size": None, "architecture": "seed_a", "noise": "gaussian", "noise_params": {"sigma": 20.0},
+              "enlarge": enlarge, "epochs": 1, "batch_size": 128, "shuffle": "paired", "scale_inputs": True,
+              "eval_batch_size": 1000, "evaluate_every_epoch": False, "shard_size": shard_size, "seed": 1,
+              "split_seed": 1, "noise_seed": 1, "train_seed": 1}
+    inputs = {name: folder / f"{name}.npy" for name in ("train_images", "train_labels", "test_images", "test_labels")}
+    inputs["shards"] = shards
+    outputs = {"model": folder / "out" / "model.keras", "history": folder / "out" / "history.csv",
+               "metrics": folder / "out" / "metrics.json"}
+    started = time.perf_counter()
+    metrics = run_trial(params, inputs, outputs, folder / "checkpoints", threads=2, log=lambda m: None,
+                        max_steps_per_epoch=args.steps)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {"train_images": metrics["train_images"], "steps": args.steps, "test_images": metrics["test_images"],
+            "shard_gib": shard_bytes / 2**30, "peak_rss_gib": peak / 2**20, "rss_before_training_gib": before / 2**20,
+            "seconds": time.perf_counter() - started,
+            "float32_in_memory_gib": train_size * enlarge * 3072 * 4 / 2**30,
+            "float64_in_memory_gib": train_size * enlarge * 3072 * 8 / 2**30}
+
+
+CHILDREN = {"matmul": child_matmul, "noise": child_noise, "gaussian_law": child_gaussian_law,
+            "train": child_train, "memory": child_memory}
+
+# ---------------------------------------------------------------------------------------------
+# orchestration
+
+
+def child(name: str, *extra: str, tmp: str, env: dict | None = None) -> dict:
+    command = [sys.executable, __file__, "--child", name, "--tmp", tmp, *extra]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark {name} {' '.join(extra)} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  {name} {' '.join(extra)}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def fmt(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child")
+    parser.add_argument("--tmp", default=None, help="folder for temporary shards (default: the system's)")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="writes OUT.md and OUT.json")
+    parser.add_argument("--quick", action="store_true", help="fewer images and steps (a smoke run)")
+    parser.add_argument("--kind")
+    parser.add_argument("--count", type=int)
+    parser.add_argument("--reference", type=int)
+    parser.add_argument("--mode")
+    parser.add_argument("--jit", default="auto")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--deterministic", type=int, default=1)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](args)))
+        return
+
+    quick = args.quick
+    tmp = tempfile.mkdtemp(prefix="cifar-noise-bench-", dir=args.tmp)
+    results = {"machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
+                           "date": time.strftime("%Y-%m-%d")}}
+    print("matmul peak", file=sys.stderr)
+    results["matmul"] = child("matmul", tmp=tmp)
+
+    print("noise shards", file=sys.stderr)
+    count = 10_000 if quick else 50_000
+    reference = {"regional": 100, "salt_pepper": 100, "gaussian": 20} if quick else \
+        {"regional": 500, "salt_pepper": 500, "gaussian": 100}
+    results["noise"] = [child("noise", "--kind", k, "--count", str(count), "--reference", str(reference[k]), tmp=tmp)
+                        for k in ("regional", "salt_pepper", "gaussian")]
+    results["gaussian_law"] = child("gaussian_law", tmp=tmp)
+
+    print("training throughput", file=sys.stderr)
+    steps = "10" if quick else "40"
+    variants = [("stream", "auto", 2, 128), ("fit", "auto", 2, 128), ("stream", "on", 2, 128),
+                ("stream", "off", 2, 128), ("stream", "auto", 1, 128), ("stream", "auto", 2, 256)]
+    results["train"] = [child("train", "--mode", m, "--jit", j, "--threads", str(t), "--batch", str(b),
+                              "--steps", steps if b == 128 else str(int(steps) // 2), tmp=tmp)
+                        for m, j, t, b in variants]
+    results["train"].append(child("train", "--mode", "stream", "--steps", steps, "--deterministic", "0", tmp=tmp))
+    # other Keras backends, where installed (e.g. pip install torch==2.13.0 jax into .venv)
+    for other in ("torch", "jax"):
+        if importlib.util.find_spec(other) is not None:
+            for mode in ("stream", "fit"):
+                results["train"].append(child("train", "--mode", mode, "--steps", steps, tmp=tmp,
+                                              env={"KERAS_BACKEND": other}))
+
+    print("memory of a 50,000 x 10 trial", file=sys.stderr)
+    memory_tmp = tempfile.mkdtemp(dir=tmp)
+    results["memory"] = child("memory", "--steps", "50" if quick else "300", tmp=memory_tmp)
+
+    Path(args.out + ".json").write_text(json.dumps(results, indent=2) + "\n")
+    Path(args.out + ".md").write_text(report(results))
+    print(report(results))
+    subprocess.run(["rm", "-rf", tmp])
+
+
+def report(r: dict) -> str:
+    peak = r["matmul"]["gflops"]
+    m = r["machine"]
+    lines = [f"# Benchmarks ({m['date']})", "",
+             f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}. float32 matrix product "
+             f"(numpy, all cores): **{peak:.0f} GFLOP/s**, the peak that training is compared with.", "",
+             "## Noise shards", "",
+             "One shard of perturbed copies generated with both cores (`build_shard`), then written as .npy; "
+             "the notebook's per-pixel loop on a small sample; a plain memory copy of the same bytes as the "
+             "physical bound. Images per second:", "",
+             "| noise | ours | ours incl. writing | notebook loop | × notebook | memory copy | share of copy speed |",
+             "|---|---|---|---|---|---|---|"]
+    for n in r["noise"]:
+        lines.append(f"| {n['kind']} | {fmt(n['images_per_second'])} | {fmt(n['images_per_second_with_write'])} "
+                     f"| {fmt(n['notebook_images_per_second'])} "
+                     f"| {n['images_per_second'] / n['notebook_images_per_second']:,.0f}× "
+                     f"| {fmt(n['memcpy_images_per_second'])} "
+                     f"| {n['images_per_second'] / n['memcpy_images_per_second']:.1%} |")
+    law = r["gaussian_law"]
+    lines += ["", f"The table-sampled Gaussian against the exact law of round(N(0, 20²)): χ² = {law['chi2']:.1f} "
+              f"on {law['cells'] - 1} degrees of freedom over {law['values']:,} values, p = {law['p_value']:.3f}.",
+              "", "## Training throughput (seed_a, CPU)", "",
+              f"seed_a costs {r['train'][0]['flops_per_image'] / 1e6:.0f} MFLOP per image (forward + backward). "
+              "`stream` is the workflow's loop (uint8 originals and shard on disk, batches converted in a "
+              "background thread, `train_on_batch`); `fit` is a plain `model.fit` on an in-memory float32 "
+              "array, as the notebook did.", "",
+              "| backend | pipeline | XLA (jit_compile) | threads | batch | deterministic ops | images/s | share of matmul peak |",
+              "|---|---|---|---|---|---|---|---|"]
+    for t in r["train"]:
+        share = t["images_per_second"] * t["flops_per_image"] / 1e9 / peak
+        lines.append(f"| {t['backend']} | {t['mode']} | {t['jit']} | {t['threads']} | {t['batch']} "
+                     f"| {'yes' if t['deterministic'] else 'no'} | {fmt(t['images_per_second'])} | {share:.0%} |")
+    stream, fit = r["train"][0], r["train"][1]
+    lines += ["", f"Streaming from shards vs in-memory fit: **{stream['images_per_second'] / fit['images_per_second']:.2f}×**.",
+              "", "## Memory", "",
+              f"One trial on {r['memory']['train_images']:,} training images (50,000 × 10, "
+              f"{r['memory']['shard_gib']:.2f} GiB of uint8 shards), {r['memory']['steps']} training steps of 128, "
+              f"then evaluation on {r['memory']['test_images']:,} test images, streamed: peak RSS "
+              f"**{r['memory']['peak_rss_gib']:.2f} GiB** (the same images as one float32 array: "
+              f"{r['memory']['float32_in_memory_gib']:.1f} GiB; as the notebook's float64: "
+              f"{r['memory']['float64_in_memory_gib']:.1f} GiB).", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

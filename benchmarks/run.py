@@ -135,21 +135,13 @@ def child_noise(args) -> dict:
 
 def child_gaussian_law(args) -> dict:
     """Equality of distributions of the table-sampled Gaussian with round(N(0, 20^2)), on 30 M values."""
-    from scipy import stats
-
     from cifar_noise.noise import perturb, rounded_gaussian
+    from cifar_noise.stats import goodness_of_fit
 
     flat = np.full((10_000, 32, 32, 3), 128, dtype=np.uint8)  # 30.7 M values far from the clip bounds
     diff = perturb(flat, "gaussian", {"sigma": 20.0}, np.random.default_rng(1)).astype(np.int64).ravel() - 128
-    values, probabilities = rounded_gaussian(20.0)
-    counts = np.bincount(diff - values[0], minlength=len(values))
-    expected = probabilities * diff.size
-    keep = expected >= 20
-    observed = np.append(counts[keep], counts[~keep].sum())
-    expected = np.append(expected[keep], expected[~keep].sum())
-    test = stats.chisquare(observed, expected)
-    return {"values": int(diff.size), "cells": int(len(observed)), "chi2": float(test.statistic),
-            "p_value": float(test.pvalue)}
+    law = dict(zip(*(a.tolist() for a in rounded_gaussian(20.0))))
+    return {"values": int(diff.size), **goodness_of_fit(diff, law)}
 
 
 def seed_a_flops_per_image() -> float:

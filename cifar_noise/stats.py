@@ -47,3 +47,27 @@ def welch(condition, baseline, level: float = 0.95, min_trials: int = 3) -> dict
     result.update(ci_low=result["difference"] - half, ci_high=result["difference"] + half, df=df,
                   p_value=float(2 * stats.t.sf(abs(t), df)))
     return result
+
+
+def goodness_of_fit(samples, pmf: dict[int, float], min_expected: float = 20.0) -> dict:
+    """Pearson's chi-square test of integer samples against a discrete law ``{value: probability}``.
+
+    Values expected fewer than ``min_expected`` times are pooled into one cell, so that the test's
+    chi-square approximation holds; a sample outside the law's support is an error, not a cell.
+    """
+    values = np.fromiter(pmf, dtype=np.int64)
+    probabilities = np.fromiter(pmf.values(), dtype=np.float64)
+    samples = np.asarray(samples, dtype=np.int64).ravel()
+    outside = samples[~np.isin(samples, values)]
+    if outside.size:
+        raise ValueError(f"values outside the support: {np.unique(outside)[:5].tolist()}")
+    low = values.min()
+    counts = np.bincount(samples - low, minlength=values.max() - low + 1)[values - low]
+    expected = probabilities * samples.size
+    keep = expected >= min_expected
+    observed, expected = counts[keep], expected[keep]
+    if not keep.all():
+        observed = np.append(observed, counts[~keep].sum())
+        expected = np.append(expected, probabilities[~keep].sum() * samples.size)
+    test = stats.chisquare(observed, expected)
+    return {"chi2": float(test.statistic), "cells": int(observed.size), "p_value": float(test.pvalue)}

@@ -6,6 +6,7 @@ from scipy import stats
 
 from cifar_noise import noise
 from cifar_noise.noise import DEFAULT_PARAMS, perturb, perturb_chunked, rounded_gaussian
+from cifar_noise.stats import goodness_of_fit
 
 
 def flat_images(value: int, count: int = 200) -> np.ndarray:
@@ -21,26 +22,6 @@ def rounded_uniform_pmf(amplitude: int) -> dict[int, float]:
     pmf = {k: 1 / (2 * amplitude) for k in range(-amplitude + 1, amplitude)}
     pmf[-amplitude] = pmf[amplitude] = 1 / (4 * amplitude)
     return pmf
-
-
-def chi_square_pvalue(samples: np.ndarray, pmf: dict[int, float], min_expected: float = 20) -> float:
-    """Goodness of fit of integer samples to ``pmf`` (rare values pooled into one cell)."""
-    values, counts = np.unique(samples, return_counts=True)
-    observed = dict(zip(values.tolist(), counts.tolist()))
-    assert set(observed) <= set(pmf), f"values outside the support: {sorted(set(observed) - set(pmf))[:5]}"
-    n = len(samples)
-    obs, exp, pooled_obs, pooled_exp = [], [], 0, 0.0
-    for value, p in pmf.items():
-        if p * n >= min_expected:
-            obs.append(observed.get(value, 0))
-            exp.append(p * n)
-        else:
-            pooled_obs += observed.get(value, 0)
-            pooled_exp += p * n
-    if pooled_exp > 0:
-        obs.append(pooled_obs)
-        exp.append(pooled_exp)
-    return stats.chisquare(obs, exp).pvalue
 
 
 @pytest.mark.parametrize("kind", ["regional", "salt_pepper", "gaussian"])
@@ -88,7 +69,7 @@ def test_gaussian_matches_rounded_normal_on_millions_of_values():
     diff = perturb(images, "gaussian", {"sigma": sigma}, np.random.default_rng(11)).astype(int) - 128
     values, probabilities = rounded_gaussian(sigma)
     pmf = dict(zip(values.tolist(), probabilities.tolist()))
-    assert chi_square_pvalue(diff.ravel(), pmf) > 1e-3
+    assert goodness_of_fit(diff.ravel(), pmf)["p_value"] > 1e-3
     assert abs(diff.mean()) < 0.05
     # Var(round(N(0, s^2))) = s^2 + 1/12 (Sheppard's correction)
     assert abs(diff.std() - math.sqrt(sigma**2 + 1 / 12)) < 0.05
@@ -126,7 +107,7 @@ def test_salt_pepper_picks_pixels_with_probability_p_and_noises_every_channel():
     n = picked.size
     assert abs(picked.mean() - 0.1) < 4 * math.sqrt(0.1 * 0.9 / n)
     # picked pixels: each channel is round(U(-50, 50)) independently
-    p_value = chi_square_pvalue(diff[picked].ravel(), rounded_uniform_pmf(50), min_expected=5)
+    p_value = goodness_of_fit(diff[picked].ravel(), rounded_uniform_pmf(50), min_expected=5)["p_value"]
     assert p_value > 1e-3
     assert np.abs(diff).max() <= 50
 
@@ -166,7 +147,7 @@ def test_regional_noise_values_are_rounded_uniform_25():
     values = diff[diff != 0]  # one patch: 75 values per image drawn, all others exactly 0
     pmf = rounded_uniform_pmf(25)
     zero = pmf.pop(0)
-    assert chi_square_pvalue(values, {k: p / (1 - zero) for k, p in pmf.items()}, min_expected=5) > 1e-3
+    assert goodness_of_fit(values, {k: p / (1 - zero) for k, p in pmf.items()}, min_expected=5)["p_value"] > 1e-3
     assert abs((diff != 0).sum(axis=1).mean() - 75 * (1 - zero)) < 0.2
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cifar_noise.stats import mean_ci, welch
+from cifar_noise.stats import goodness_of_fit, mean_ci, welch
 
 
 def test_mean_ci_against_scipy():
@@ -57,3 +57,19 @@ def test_welch_flags_too_few_trials():
 def test_welch_identical_constant_samples():
     result = welch([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
     assert result["difference"] == 0 and math.isnan(result["p_value"]) and result["flag"]
+
+
+def test_goodness_of_fit_pools_rare_values_and_matches_scipy():
+    pmf = {0: 0.5, 1: 0.3, 2: 0.15, 3: 0.04, 4: 0.01}
+    samples = [0] * 52 + [1] * 27 + [2] * 16 + [3] * 4 + [4] * 1  # 100 samples
+    result = goodness_of_fit(samples, pmf, min_expected=5)
+    # 3 and 4 are expected 4 and 1 times: pooled into one cell (5 observed, 5 expected)
+    reference = stats.chisquare([52, 27, 16, 5], [50, 30, 15, 5])
+    assert result["cells"] == 4
+    assert result["chi2"] == pytest.approx(reference.statistic)
+    assert result["p_value"] == pytest.approx(reference.pvalue)
+
+
+def test_goodness_of_fit_refuses_values_outside_the_support():
+    with pytest.raises(ValueError, match=r"outside the support: \[7\]"):
+        goodness_of_fit([0, 1, 7], {0: 0.5, 1: 0.5})

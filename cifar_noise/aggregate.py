@@ -9,6 +9,7 @@ import os
 import pandas as pd
 
 from .cifar import CLASS_NAMES
+from .config import DEFINITION_FIELDS
 from .stats import mean_ci, welch
 
 NOTEBOOK_COLUMNS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
@@ -78,8 +79,8 @@ def comparisons_table(trials: pd.DataFrame, comparisons: list[dict], level: floa
     return pd.DataFrame(rows, columns=columns)
 
 
-def _ci(low: float, high: float) -> str:
-    return "n/a" if math.isnan(low) else f"[{low:+.4f}, {high:+.4f}]"
+def _ci(low: float, high: float, sign: str = "") -> str:
+    return "n/a" if math.isnan(low) else f"[{low:{sign}.4f}, {high:{sign}.4f}]"
 
 
 def _p(value: float) -> str:
@@ -116,9 +117,8 @@ def summary_markdown(trials: pd.DataFrame, comparisons: pd.DataFrame, experiment
         noise = "none" if exp["noise"] == "none" else f"{exp['noise']} ×{exp['enlarge']}"
         if exp["shuffle"] == "unpaired":
             noise += " (labels unpaired)"
-        ci = "n/a" if math.isnan(low) else f"[{low:.4f}, {high:.4f}]"
         lines.append(f"| `{name}` | {exp['description']} | {exp['architecture']} | {exp['train_size']} | {noise} "
-                     f"| {exp['epochs']} | {len(acc)} | {mean:.4f} | {ci} |")
+                     f"| {exp['epochs']} | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
 
     if not comparisons.empty:
         lines += ["", "## Noisy conditions against their baselines", "",
@@ -133,7 +133,7 @@ def summary_markdown(trials: pd.DataFrame, comparisons: pd.DataFrame, experiment
             lines.append(
                 f"| `{row['experiment']}` | `{row['baseline']}` | {row['kind']} | {row['n']} vs {row['n_baseline']} "
                 f"| {row['mean']:.4f} | {row['mean_baseline']:.4f} | {row['difference']:+.4f} "
-                f"| {_ci(row['ci_low'], row['ci_high'])} | {_p(row['p_value'])} | {row['flag']} |")
+                f"| {_ci(row['ci_low'], row['ci_high'], sign='+')} | {_p(row['p_value'])} | {row['flag']} |")
 
     if sweeps:
         lines += ["", "## Noise sweeps", ""]
@@ -143,18 +143,18 @@ def summary_markdown(trials: pd.DataFrame, comparisons: pd.DataFrame, experiment
             for value, exp_name in zip(sweep["values"], sweep["experiments"]):
                 acc = trials.loc[trials["experiment"] == exp_name, "val_accuracy"]
                 mean, low, high = mean_ci(acc, level)
-                ci = "n/a" if math.isnan(low) else f"[{low:.4f}, {high:.4f}]"
-                lines.append(f"| {value:g} | `{exp_name}` | {len(acc)} | {mean:.4f} | {ci} |")
+                lines.append(f"| {value:g} | `{exp_name}` | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
             lines.append("")
 
-    unpaired = [n for n, e in experiments.items() if e["shuffle"] == "unpaired" and n in set(trials["experiment"])]
+    present = set(trials["experiment"])
+    unpaired = [n for n, e in experiments.items() if e["shuffle"] == "unpaired" and n in present]
     if unpaired:
         lines += ["", "## The notebook's failure, reproduced", ""]
         for name in unpaired:
             twin = _paired_twin(name, experiments)
             acc = trials.loc[trials["experiment"] == name, "val_accuracy"]
             text = f"`{name}` shuffles images and labels independently, as the notebook did: mean test accuracy {acc.mean():.4f}"
-            if twin and twin in set(trials["experiment"]):
+            if twin and twin in present:
                 twin_acc = trials.loc[trials["experiment"] == twin, "val_accuracy"].mean()
                 text += f", against {twin_acc:.4f} for `{twin}`, the same experiment with one shared permutation"
             lines += [text + ".", ""]
@@ -165,8 +165,7 @@ def summary_markdown(trials: pd.DataFrame, comparisons: pd.DataFrame, experiment
 def _paired_twin(name: str, experiments: dict) -> str | None:
     """The experiment identical to ``name`` except that its shuffle keeps images and labels paired."""
     exp = experiments[name]
-    keys = ("train_size", "test_set", "test_size", "architecture", "noise", "noise_params", "enlarge",
-            "epochs", "batch_size")
+    keys = [field for field in DEFINITION_FIELDS if field != "shuffle"]
     for other, candidate in experiments.items():
         if candidate["shuffle"] == "paired" and all(candidate[k] == exp[k] for k in keys):
             return other

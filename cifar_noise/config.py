@@ -113,9 +113,10 @@ def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
     if exp["test_size"] and exp["test_size"] > available:
         problems.append(f"{where}.test_size: {exp['test_size']} is more than the {available} images of "
                         f"test_set {exp['test_set']!r} with train_size {exp['train_size']}")
-    if not unknown and exp["noise"] == "regional" and noise_params(config, exp)["patch_size"] % 2 == 0:
+    patch_size = None if unknown or exp["noise"] != "regional" else noise_params(config, exp)["patch_size"]
+    if patch_size is not None and patch_size % 2 == 0:
         problems.append(f"{where}: regional patch_size must be odd (a square with a centre pixel), "
-                        f"not {noise_params(config, exp)['patch_size']}")
+                        f"not {patch_size}")
     return problems
 
 
@@ -161,12 +162,15 @@ def _sweep_point(sweep: dict, value: float) -> dict:
     return exp
 
 
+# What makes two experiments the same computation (their names, descriptions and trial counts
+# aside): identical definitions give identical trials, so they are run once.
+DEFINITION_FIELDS = ("train_size", "test_set", "test_size", "architecture", "noise", "noise_params",
+                     "enlarge", "epochs", "batch_size", "shuffle")
+
+
 def _definition(exp: dict, config: dict) -> tuple:
-    """What makes two experiments the same computation (their names, descriptions and trial
-    counts aside): identical definitions give identical trials, so they are run once."""
-    return (exp["train_size"], exp["test_set"], exp["test_size"], exp["architecture"], exp["noise"],
-            tuple(sorted(noise_params(config, exp).items())), exp["enlarge"], exp["epochs"],
-            exp["batch_size"], exp["shuffle"])
+    resolved = {**exp, "noise_params": tuple(sorted(noise_params(config, exp).items()))}
+    return tuple(resolved[field] for field in DEFINITION_FIELDS)
 
 
 def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
@@ -179,6 +183,10 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
     experiments: dict[str, dict] = {}
     by_definition: dict[tuple, str] = {}
 
+    def register(name: str, exp: dict, key: tuple) -> None:
+        experiments[name] = {**exp, "noise_params": noise_params(config, exp)}
+        by_definition.setdefault(key, name)  # of two identical declared experiments, the first is reused
+
     def add(name: str, exp: dict) -> str:
         key = _definition(exp, config)
         if key in by_definition:
@@ -187,13 +195,11 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
             return by_definition[key]
         while name in experiments:  # a declared experiment already has this name
             name += "_"
-        experiments[name] = {**exp, "noise_params": noise_params(config, exp)}
-        by_definition.setdefault(key, name)
+        register(name, exp, key)
         return name
 
     for name, exp in config["experiments"].items():
-        experiments[name] = {**exp, "noise_params": noise_params(config, exp)}
-        by_definition.setdefault(_definition(exp, config), name)
+        register(name, exp, _definition(exp, config))
 
     sweeps = {}
     for name, sweep in config["sweeps"].items():

@@ -13,6 +13,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .cifar import CLASS_NAMES  # noqa: E402
 from .fileio import atomic_path  # noqa: E402
 from .noise import condition_label, perturb  # noqa: E402
 from .stats import mean_ci  # noqa: E402
@@ -98,8 +99,6 @@ def training_curves(histories: dict[str, list[pd.DataFrame]], path) -> None:
 
 def per_class_heatmap(trials: pd.DataFrame, experiments: list[str], path) -> None:
     """Mean test accuracy per class (columns) and experiment (rows)."""
-    from .cifar import CLASS_NAMES
-
     rows = [trials.loc[trials["experiment"] == name, [f"test_accuracy_{c}" for c in CLASS_NAMES]].mean()
             for name in experiments]
     matrix = np.array([r.to_numpy() for r in rows])
@@ -117,8 +116,6 @@ def per_class_heatmap(trials: pd.DataFrame, experiments: list[str], path) -> Non
 
 def confusion_matrices(matrices: dict[str, np.ndarray], path) -> None:
     """Row-normalised confusion matrices (true class in rows), one panel per labelled matrix."""
-    from .cifar import CLASS_NAMES
-
     fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 4.8), squeeze=False)
     for ax, (title, matrix) in zip(axes[0], matrices.items()):
         normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)

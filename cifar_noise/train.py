@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -227,9 +228,7 @@ def run_trial(
         epoch_start = time.monotonic()
         last_report = epoch_start
         seen, loss_sum, correct_sum = 0, 0.0, 0.0
-        for step, (x, y) in enumerate(stream.epoch(epoch)):
-            if max_steps_per_epoch is not None and step >= max_steps_per_epoch:
-                break
+        for x, y in itertools.islice(stream.epoch(epoch), max_steps_per_epoch):
             loss, accuracy = model.train_on_batch(x, y)
             seen += len(x)
             loss_sum += float(loss) * len(x)

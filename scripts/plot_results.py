@@ -1,10 +1,9 @@
 """Test accuracy per experiment, training curves, per-class accuracy and confusion matrices."""
-import json
-
 import numpy as np
 import pandas as pd
 
 from cifar_noise import job
+from cifar_noise.aggregate import load_metrics
 from cifar_noise.plots import accuracy_plot, confusion_matrices, per_class_heatmap, training_curves
 
 
@@ -16,9 +15,9 @@ def main(snakemake):
 
     histories, confusion = {}, {}
     for name, history, metrics in zip(snakemake.params.trial_experiments, snakemake.input.histories,
-                                      snakemake.input.metrics):
+                                      load_metrics(snakemake.input.metrics)):
         histories.setdefault(name, []).append(pd.read_csv(history))
-        matrix = np.array(json.loads(open(metrics).read())["confusion_matrix"])
+        matrix = np.array(metrics["confusion_matrix"])
         confusion[name] = confusion.get(name, 0) + matrix
     training_curves(histories, snakemake.output.curves)
 

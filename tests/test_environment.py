@@ -1,10 +1,9 @@
 """The conda environment, requirements.in and the lock must pin the same versions."""
 import re
-from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from workflow_runner import REPO
 
 
 def pins(lines) -> dict[str, str]:

@@ -5,11 +5,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from cifar_noise.gpus import claim_gpu, visible_gpus
+from workflow_runner import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 CLAIMER = """
 import json, sys, time
@@ -25,12 +24,16 @@ print(json.dumps({{"gpu": gpu, "env": os.environ["CUDA_VISIBLE_DEVICES"], "start
 """
 
 
-def run_claimers(tmp_path, count, hold, visible="0,1"):
+def start_claimer(tmp_path, hold, visible) -> subprocess.Popen:
+    """A job outside SLURM that claims one of the ``visible`` GPUs and holds it ``hold`` seconds."""
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": visible}
     env.pop("SLURM_JOB_ID", None)
     code = CLAIMER.format(repo=str(REPO), locks=str(tmp_path / "locks"), hold=hold)
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
-             for _ in range(count)]
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+
+
+def run_claimers(tmp_path, count, hold, visible="0,1"):
+    procs = [start_claimer(tmp_path, hold, visible) for _ in range(count)]
     return [json.loads(p.communicate(timeout=60)[0]) for p in procs]
 
 
@@ -47,10 +50,7 @@ def test_concurrent_jobs_get_different_gpus_and_the_third_waits(tmp_path):
 
 
 def test_a_killed_job_releases_its_gpu(tmp_path):
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "7"}
-    env.pop("SLURM_JOB_ID", None)
-    code = CLAIMER.format(repo=str(REPO), locks=str(tmp_path / "locks"), hold=60)
-    holder = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE)
+    holder = start_claimer(tmp_path, hold=60, visible="7")
     lock = tmp_path / "locks" / "gpu-7.lock"
     deadline = time.time() + 30
     while not (lock.exists() and lock.read_text().strip()):

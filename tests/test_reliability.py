@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,29 +15,10 @@ from cifar_noise.errors import StudyError
 from cifar_noise.fileio import save_npy
 from cifar_noise.shards import TrainingImages, build_shard, write_shard
 from fixtures import labelled_images
-from workflow_runner import (sha256_of, snakemake, snakemake_command, snakemake_env,
-                             tiny_config, write_config)
+from workflow_runner import (REPO, TINY_EXPERIMENT, read_metrics, sha256_of, snakemake, start_snakemake,
+                             tiny_config, trial_numbers, write_config)
 
 pytestmark = pytest.mark.slow
-
-RESULT_KEYS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy", "per_class_accuracy",
-               "confusion_matrix", "epochs", "train_images", "test_images", "inputs_sha256", "params")
-
-
-def trial_numbers(workdir: Path) -> dict[str, dict]:
-    """Every trial's results (not its timings) by trial folder."""
-    numbers = {}
-    for path in sorted((workdir / "results" / "experiments").glob("*/trial-*/metrics.json")):
-        metrics = json.loads(path.read_text())
-        numbers[str(path.parent.relative_to(workdir))] = {key: metrics[key] for key in RESULT_KEYS}
-    return numbers
-
-
-def start_snakemake(workdir, *args, config) -> subprocess.Popen:
-    return subprocess.Popen(snakemake_command(workdir, *args, config=config), env=snakemake_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-
 
 def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> None:
     """SIGKILL snakemake and everything it started as soon as ``condition()`` holds."""
@@ -106,7 +86,7 @@ def test_a_shard_regenerated_alone_is_byte_identical(second_run):
 
 
 def test_each_trial_records_what_reproduces_it(tiny_study):
-    metrics = json.loads((tiny_study[0] / "results/experiments/regional/trial-01/metrics.json").read_text())
+    metrics = read_metrics(tiny_study[0], "regional/trial-01")
     params = metrics["params"]
     for key in ("split_seed", "noise_seed", "train_seed", "seed", "noise_params", "train_size", "epochs"):
         assert key in params
@@ -114,8 +94,11 @@ def test_each_trial_records_what_reproduces_it(tiny_study):
     assert metrics["backend"] == "tensorflow" and metrics["device"]
     assert set(metrics["inputs_sha256"]) == {"train_images", "train_labels", "test_images", "test_labels",
                                              "shard-0000.npy", "shard-0001.npy"}
-    commit = metrics["git_commit"]
-    assert commit is None or len(commit.split("-")[0]) == 40
+    commit = metrics["git_commit"]  # "<sha>" or "<sha>-dirty"; None only outside a git checkout
+    if (REPO / ".git").exists():
+        assert commit is not None and len(commit.split("-")[0]) == 40
+    else:
+        assert commit is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,11 +106,9 @@ def test_each_trial_records_what_reproduces_it(tiny_study):
 
 
 def long_trial_config(workdir, archive, epochs=4):
-    config = tiny_config(url=archive.as_uri(), matched_baselines=False, sweeps={})
-    config["experiments"] = {"long": {"train_size": 200, "test_set": "official", "architecture": "seed_a",
-                                      "noise": "gaussian", "enlarge": 2, "epochs": epochs,
-                                      "batch_size": 8, "trials": 1}}
-    return write_config(workdir, config)
+    long = {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "epochs": epochs, "batch_size": 8, "trials": 1}
+    return write_config(workdir, tiny_config(url=archive.as_uri(), matched_baselines=False, sweeps={},
+                                             experiments={"long": long}))
 
 
 LONG = "results/experiments/long/trial-01/metrics.json"
@@ -159,7 +140,7 @@ def test_training_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, tiny_ar
     assert state["epoch"] == 1, "the kill came too late to land inside epoch 2"
 
     resume(tmp_path, config, LONG)
-    metrics = json.loads((tmp_path / LONG).read_text())
+    metrics = read_metrics(tmp_path, "long/trial-01")
     assert metrics["resumed_from_epoch"] == 1
     assert "resuming from the checkpoint after epoch 1" in (
         tmp_path / "results/logs/train_trial/long/trial-01.log").read_text()
@@ -175,18 +156,15 @@ def test_checkpoints_of_other_parameters_are_not_resumed(tmp_path, tiny_archive,
     kill_when(process, lambda: (checkpoints / "state.json").exists())
     config = long_trial_config(tmp_path, tiny_archive[0], epochs=4)
     resume(tmp_path, config, LONG)
-    metrics = json.loads((tmp_path / LONG).read_text())
+    metrics = read_metrics(tmp_path, "long/trial-01")
     assert metrics["resumed_from_epoch"] == 0
     assert trial_numbers(tmp_path) == trial_numbers(uninterrupted)
 
 
 def big_shard_config(workdir, archive):
-    config = tiny_config(url=archive.as_uri(), matched_baselines=False, sweeps={})
-    config["shards"] = {"size": 1000, "threads": 1}
-    config["experiments"] = {"wide": {"train_size": 300, "test_set": "official", "architecture": "seed_a",
-                                      "noise": "regional", "enlarge": 11, "epochs": 1, "batch_size": 100,
-                                      "trials": 1}}
-    return write_config(workdir, config)
+    wide = {**TINY_EXPERIMENT, "train_size": 300, "noise": "regional", "enlarge": 11, "batch_size": 100, "trials": 1}
+    return write_config(workdir, tiny_config(url=archive.as_uri(), matched_baselines=False, sweeps={},
+                                             shards={"size": 1000, "threads": 1}, experiments={"wide": wide}))
 
 
 WIDE = "results/experiments/wide/trial-01/metrics.json"

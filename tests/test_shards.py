@@ -55,14 +55,20 @@ def test_noisy_shards_keep_labels_and_differ_per_copy(tmp_path):
     assert np.abs(copy1.astype(int) - images).max() <= 75
 
 
-def test_a_shard_rebuilt_alone_is_byte_identical(trial):
-    folder, images, _, paths = trial
+def test_a_shard_rebuilt_alone_is_byte_identical(tmp_path):
+    images, _ = labelled_images(100, seed=5)
+    gaussian = ("gaussian", {"sigma": 20.0})
+    paths = []
+    for s in range(shard_count(100, 4, 70)):
+        paths.append(tmp_path / f"shard-{s:04d}.npy")
+        write_shard(paths[-1], build_shard(images, s, 4, 70, *gaussian, noise_seed=3))
+    written = np.load(paths[2])
     for threads in (1, 2):
-        again = build_shard(images, 2, 4, 70, "gaussian", {"sigma": 20.0}, noise_seed=3, threads=threads)
-        first = build_shard(images, 2, 4, 70, "gaussian", {"sigma": 20.0}, noise_seed=3)
-        assert np.array_equal(again, first)
-    other = build_shard(images, 3, 4, 70, "gaussian", {"sigma": 20.0}, noise_seed=3)
-    assert not np.array_equal(other[:10], first[:10])
+        assert np.array_equal(build_shard(images, 2, 4, 70, *gaussian, noise_seed=3, threads=threads), written)
+    # shard 2's first 40 rows and shard 3's rows 30..69 are other copies of the same originals
+    # (40..79): they must carry other noise
+    assert [r % 100 for r in shard_rows(2, 100, 4, 70)[:40]] == [r % 100 for r in shard_rows(3, 100, 4, 70)[30:70]]
+    assert not np.array_equal(np.load(paths[3])[30:70], written[:40])
 
 
 def test_truncated_shard_is_rejected(trial):

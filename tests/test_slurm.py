@@ -3,7 +3,6 @@
 Needs a SLURM cluster: `.ci/slurm/start.sh` starts a single-node one on localhost (CI does, and
 sets CIFAR_NOISE_SLURM=1 so that these tests fail rather than skip when it is missing).
 """
-import json
 import os
 import re
 import shutil
@@ -12,7 +11,7 @@ import subprocess
 
 import pytest
 
-from workflow_runner import REPO, snakemake_command, snakemake_env, tiny_config, write_config
+from workflow_runner import REPO, TINY_EXPERIMENT, read_metrics, start_snakemake, tiny_config, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -26,7 +25,7 @@ def cluster_ready() -> bool:
         out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
         return False
-    return out.returncode == 0 and "idle" in out.stdout or "mix" in out.stdout
+    return out.returncode == 0 and ("idle" in out.stdout or "mix" in out.stdout)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,9 +41,8 @@ def slurm():
 CI_OVERRIDES = [
     "--workflow-profile", str(REPO / "profiles" / "slurm"),
     "--jobs", "4",
-    "--default-resources", "slurm_partition=debug", "mem_mb=500", "runtime=10",
-    "--set-resources", "train_trial:slurm_partition=debug", "train_trial:gpu=0", "train_trial:cpus_per_task=1",
-    "train_trial:mem_mb=2000",
+    "--default-resources", "slurm_partition=debug",
+    "--set-resources", "train_trial:slurm_partition=debug", "train_trial:gpu=0", "train_trial:mem_mb=2000",
     "--set-threads", "train_trial=1", "make_shard=1",
     "--slurm-status-command", "squeue",
     "--slurm-init-seconds-before-status-checks", "8",
@@ -53,11 +51,8 @@ CI_OVERRIDES = [
 
 
 def run_on_slurm(workdir, config, *extra):
-    command = snakemake_command(workdir, *CI_OVERRIDES, *extra, config=config)
-    command.remove("--cores")  # the executor schedules; --cores 2 would be passed on otherwise
-    command.remove("2")
-    process = subprocess.Popen(command, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
+    # no --cores: the executor schedules (--cores 2 would be passed on to the jobs)
+    process = start_snakemake(workdir, *CI_OVERRIDES, *extra, config=config, cores=None)
     try:
         output, _ = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -68,14 +63,10 @@ def run_on_slurm(workdir, config, *extra):
 
 
 def slurm_config(tmp_path, tiny_archive, **changes):
-    config = tiny_config(matched_baselines=False, sweeps={})
-    config["data"] = {"archive": str(tiny_archive[0])}
-    config["experiments"] = {
-        "baseline": {"train_size": 200, "test_set": "official", "architecture": "seed_a", "noise": "none",
-                     "epochs": 1, "batch_size": 50, "trials": 1},
-        "gaussian": {"train_size": 200, "test_set": "official", "architecture": "seed_a", "noise": "gaussian",
-                     "enlarge": 2, "epochs": 1, "batch_size": 50, "trials": 2, "baseline": "baseline"},
-    }
+    config = tiny_config(matched_baselines=False, sweeps={}, data={"archive": str(tiny_archive[0])}, experiments={
+        "baseline": {**TINY_EXPERIMENT, "noise": "none", "trials": 1},
+        "gaussian": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "baseline": "baseline"},
+    })
     config.update(changes)
     return write_config(tmp_path, config)
 
@@ -114,8 +105,7 @@ def test_every_job_runs_as_a_slurm_job(tmp_path, tiny_archive):
                                                 "rule_aggregate_trials"}
     assert "rule_make_shard" in {p.name for p in logs.iterdir()}
     for trial in ("baseline/trial-01", "gaussian/trial-01", "gaussian/trial-02"):
-        metrics = json.loads((tmp_path / f"results/experiments/{trial}/metrics.json").read_text())
-        assert metrics["slurm_job_id"]
+        assert read_metrics(tmp_path, trial)["slurm_job_id"]
     assert (tmp_path / "results/summary.md").exists() and (tmp_path / "results/plots/test_accuracy.png").exists()
 
 

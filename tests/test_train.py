@@ -55,7 +55,7 @@ def test_a_reading_error_reaches_the_training_loop(training_images):
 class _Oracle:
     """A 'model' that reads the label from the pixels, wrong for class 9."""
 
-    losses = []
+    losses = []  # no regularisation terms (evaluate adds model.losses to the test loss)
 
     def predict_on_batch(self, x):
         labels = decode_label(np.rint(x * 255).astype(np.uint8))

@@ -1,5 +1,4 @@
 """The whole workflow on a tiny CIFAR-format archive: download to plots, partial reruns, bad configs."""
-import json
 import shutil
 
 import numpy as np
@@ -7,7 +6,7 @@ import pandas as pd
 import pytest
 
 from fixtures import decode_label
-from workflow_runner import files_with_mtimes, snakemake, tiny_config, write_config
+from workflow_runner import files_with_mtimes, read_metrics, snakemake, tiny_config, trial_numbers, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -19,11 +18,11 @@ def study(tmp_path_factory, tiny_study):
     workdir = tmp_path_factory.mktemp("study_copy")
     shutil.copytree(source, workdir, dirs_exist_ok=True, symlinks=True)
     config = workdir / "config.yaml"
-    return workdir, config, None
+    return workdir, config
 
 
 def test_everything_is_produced(study):
-    workdir, _, _ = study
+    workdir, _ = study
     results = workdir / "results"
     trials = pd.read_csv(results / "tables" / "trials.csv")
     assert len(trials) == 14
@@ -46,8 +45,8 @@ def test_everything_is_produced(study):
 
 
 def test_trial_records(study):
-    workdir, _, _ = study
-    metrics = json.loads((workdir / "results/experiments/gaussian/trial-02/metrics.json").read_text())
+    workdir, _ = study
+    metrics = read_metrics(workdir, "gaussian/trial-02")
     assert metrics["train_images"] == 400  # 200 x 2
     assert metrics["test_images"] == 100  # the official test images
     assert metrics["params"]["noise"] == "gaussian" and metrics["params"]["trial"] == 2
@@ -61,7 +60,7 @@ def test_trial_records(study):
 
 
 def test_every_job_has_a_log(study):
-    workdir, _, _ = study
+    workdir, _ = study
     logs = workdir / "results" / "logs"
     for name in ("download_archive.log", "extract_dataset.log", "aggregate_trials.log", "plot_results.log",
                  "train_trial/regional/trial-01.log", "make_shard/regional/trial-01/shard-0000.log"):
@@ -70,7 +69,7 @@ def test_every_job_has_a_log(study):
 
 
 def test_splits_keep_images_and_labels_together(study):
-    workdir, _, _ = study
+    workdir, _ = study
     splits = sorted((workdir / "results" / "splits").iterdir())
     assert len(splits) == 4  # trials 1 and 2, paired and unpaired
     for split in splits:
@@ -85,11 +84,13 @@ def test_splits_keep_images_and_labels_together(study):
 
 
 def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
-    workdir, config, _ = study
+    workdir, config = study
     before = files_with_mtimes(workdir / "results")
+    numbers = trial_numbers(workdir)
     shutil.rmtree(workdir / "results/experiments/regional/trial-02")
     snakemake(workdir, config=config)
     after = files_with_mtimes(workdir / "results")
+    assert set(before) <= set(after)
     changed = {path for path in after if before.get(path) != after[path]}
     outputs = {p for p in changed if not p.startswith(("logs/", "benchmarks/"))}
     assert outputs == {
@@ -105,8 +106,8 @@ def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
                                           "confusion_matrices", "runtimes", "sweeps/sigma")),
     }
     # the rerun trial is deterministic: same numbers as the first time
-    table = pd.read_csv(workdir / "results/tables/trials.csv")
-    assert len(table) == 14
+    assert trial_numbers(workdir) == numbers
+    assert len(pd.read_csv(workdir / "results/tables/trials.csv")) == 14
 
 
 def test_one_trial_alone_from_a_local_archive(tmp_path, tiny_archive):

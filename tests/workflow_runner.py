@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -46,9 +47,10 @@ def write_config(folder: Path, config: dict, name: str = "config.yaml") -> Path:
     return path
 
 
-def snakemake_command(workdir: Path, *args: str, config: Path | None = None) -> list[str]:
+def snakemake_command(workdir: Path, *args: str, config: Path | None = None, cores: int | None = 2) -> list[str]:
+    """``cores=None`` leaves scheduling to an executor (SLURM) and passes no --cores."""
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--cores", "2", *args]
+               "--directory", str(workdir), *(["--cores", str(cores)] if cores else []), *args]
     if config is not None:
         command += ["--configfile", str(config)]
     return command
@@ -65,6 +67,31 @@ def snakemake(workdir: Path, *args: str, config: Path | None = None, timeout: fl
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return result
+
+
+def start_snakemake(workdir: Path, *args: str, config: Path | None = None,
+                    cores: int | None = 2) -> subprocess.Popen:
+    """snakemake in a session of its own (so that a test can SIGKILL it and all it started)."""
+    return subprocess.Popen(snakemake_command(workdir, *args, config=config, cores=cores), env=snakemake_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def read_metrics(workdir: Path, trial: str) -> dict:
+    """metrics.json of ``trial`` ("<experiment>/trial-<NN>") in a workflow folder."""
+    return json.loads((workdir / "results" / "experiments" / trial / "metrics.json").read_text())
+
+
+RESULT_KEYS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy", "per_class_accuracy",
+               "confusion_matrix", "epochs", "train_images", "test_images", "inputs_sha256", "params")
+
+
+def trial_numbers(workdir: Path) -> dict[str, dict]:
+    """Every trial's results (not its timings) by trial folder."""
+    numbers = {}
+    for path in sorted((workdir / "results" / "experiments").glob("*/trial-*/metrics.json")):
+        metrics = json.loads(path.read_text())
+        numbers[str(path.parent.relative_to(workdir))] = {key: metrics[key] for key in RESULT_KEYS}
+    return numbers
 
 
 def files_with_mtimes(root: Path) -> dict[str, int]:

@@ -19,12 +19,6 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
-
-
-localrules:
-    all,
-
-
 include: "workflow/rules/data.smk"
 include: "workflow/rules/noise.smk"
 include: "workflow/rules/train.smk"
@@ -32,6 +26,7 @@ include: "workflow/rules/aggregate.smk"
 
 
 rule all:
+    localrule: True
     input:
         # Listed here too so that a trial whose outputs were deleted is redone by a plain run
         # (Snakemake does not look behind aggregates that are already up to date).

@@ -21,8 +21,7 @@ rule aggregate_trials:
     params:
         experiments=list(STUDY.experiments),
     resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(10),
+        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/aggregate_trials.log",
     benchmark:
@@ -55,8 +54,7 @@ rule summarize:
         sweeps=STUDY.sweeps,
         statistics=CONFIG["statistics"],
     resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(10),
+        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/summarize.log",
     benchmark:
@@ -102,8 +100,7 @@ rule plot_results:
         trial_experiments=[t.experiment for t in STUDY.trials()],
         comparisons=STUDY.comparisons,
     resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(10),
+        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/plot_results.log",
     benchmark:
@@ -128,8 +125,7 @@ rule plot_sweep:
         sweep=lambda wildcards: STUDY.sweeps[wildcards.sweep],
         level=CONFIG["statistics"]["confidence"],
     resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(10),
+        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/plot_sweep/{{sweep}}.log",
     benchmark:
@@ -150,8 +146,7 @@ rule plot_runtimes:
             category="Runtime",
         ),
     resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(10),
+        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/plot_runtimes.log",
     benchmark:
@@ -174,8 +169,7 @@ rule archive:
     params:
         config=CONFIG,
     resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(10),
+        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/archive.log",
     benchmark:

@@ -17,6 +17,10 @@ def scaled(base):
     return lambda wildcards, attempt: base * attempt
 
 
+# tables, statistics and plots: small, short jobs
+SMALL_JOB = dict(mem_mb=scaled(2000), runtime=scaled(10))
+
+
 def train_runtime(wildcards, attempt):
     """Minutes a training job asks a scheduler for: its images at a conservative speed, x1.5."""
     exp = STUDY.experiment(wildcards.experiment)
@@ -48,15 +52,17 @@ def sweep_plot_files():
 
 
 def benchmark_files():
-    """The benchmark file of every job that runs before the runtime plot (see the rules' benchmark:)."""
-    files = [] if CONFIG["data"]["archive"] else [f"{RESULTS}/benchmarks/download_archive.tsv"]
-    files.append(f"{RESULTS}/benchmarks/extract_dataset.tsv")
-    files += [f"{RESULTS}/benchmarks/split_dataset/{split}.tsv" for split in STUDY.split_ids()]
+    """The benchmark file of every job that runs before the runtime plot, from the rules' own
+    benchmark: patterns (so only called after those rules are defined)."""
+    files = [] if CONFIG["data"]["archive"] else [rules.download_archive.benchmark]
+    files.append(rules.extract_dataset.benchmark)
+    files += expand(rules.split_dataset.benchmark, split=STUDY.split_ids())
     for t in STUDY.trials():
-        files += [shard.replace(f"{RESULTS}/experiments/", f"{RESULTS}/benchmarks/make_shard/").replace(
-            "/shards/", "/").replace(".npy", ".tsv") for shard in STUDY.shard_files(t.experiment, t.trial)]
-        files.append(f"{RESULTS}/benchmarks/train_trial/{t.experiment}/trial-{t.trial:02d}.tsv")
-    files += [f"{RESULTS}/benchmarks/noise_examples/{slug}.tsv" for slug in STUDY.noise_conditions()]
-    files += [f"{RESULTS}/benchmarks/{rule}.tsv" for rule in ("aggregate_trials", "summarize", "plot_results")]
-    files += [f"{RESULTS}/benchmarks/plot_sweep/{name}.tsv" for name in STUDY.sweeps]
+        trial = f"{t.trial:02d}"
+        shards = [f"{s:04d}" for s in range(STUDY.shard_count(t.experiment))]
+        files += expand(rules.make_shard.benchmark, experiment=t.experiment, trial=trial, shard=shards)
+        files += expand(rules.train_trial.benchmark, experiment=t.experiment, trial=trial)
+    files += expand(rules.noise_examples.benchmark, condition=STUDY.noise_conditions())
+    files += [r.benchmark for r in (rules.aggregate_trials, rules.summarize, rules.plot_results)]
+    files += expand(rules.plot_sweep.benchmark, sweep=list(STUDY.sweeps))
     return files

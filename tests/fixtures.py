@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from cifar_noise.cifar import Cifar10, write_archive
+from cifar_noise.shards import build_shard, shard_count, write_shard
 
 
 def labelled_images(count: int, seed: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -47,3 +48,14 @@ def write_tiny_archive(path: str | Path, train: int = 300, test: int = 100, seed
     """Write a tiny CIFAR-10 python archive; return its md5."""
     write_archive(path, tiny_cifar(train, test, seed))
     return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def write_shards(folder: str | Path, images: np.ndarray, enlarge: int, shard_size: int, noise: str = "none",
+                 params: dict | None = None, noise_seed: int = 0) -> list[Path]:
+    """Every shard of the perturbed copies of ``images`` (x ``enlarge``) in ``folder``, as the workflow
+    writes them: shard-0000.npy, shard-0001.npy, ..."""
+    paths = []
+    for s in range(shard_count(len(images), enlarge, shard_size)):
+        paths.append(Path(folder) / f"shard-{s:04d}.npy")
+        write_shard(paths[-1], build_shard(images, s, enlarge, shard_size, noise, params or {}, noise_seed=noise_seed))
+    return paths

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from cifar_noise.fileio import npy_layout, save_npy
-from cifar_noise.shards import NpyRows, TrainingImages, build_shard, shard_count, shard_rows, write_shard
-from fixtures import decode_index, decode_label, labelled_images
+from cifar_noise.shards import NpyRows, TrainingImages, build_shard, shard_count, shard_rows
+from fixtures import decode_index, decode_label, labelled_images, write_shards
 
 
 def test_shard_count_and_rows():
@@ -20,11 +20,7 @@ def trial(tmp_path):
     """100 originals enlarged x4 with noise 'none' (exact copies), in shards of 70 images."""
     images, labels = labelled_images(100, seed=5)
     save_npy(tmp_path / "train_images.npy", images)
-    paths = []
-    for s in range(shard_count(100, 4, 70)):
-        path = tmp_path / f"shard-{s:04d}.npy"
-        write_shard(path, build_shard(images, s, 4, 70, "none", {}, noise_seed=1))
-        paths.append(path)
+    paths = write_shards(tmp_path, images, enlarge=4, shard_size=70, noise_seed=1)
     return tmp_path, images, labels, paths
 
 
@@ -42,11 +38,8 @@ def test_every_global_index_reads_the_right_copy_and_label(trial):
 def test_noisy_shards_keep_labels_and_differ_per_copy(tmp_path):
     images, labels = labelled_images(60, seed=6)
     save_npy(tmp_path / "train_images.npy", images)
-    paths = []
-    for s in range(shard_count(60, 3, 50)):
-        paths.append(tmp_path / f"shard-{s}.npy")
-        write_shard(paths[-1], build_shard(images, s, 3, 50, "regional", {"patches": 3, "patch_size": 5,
-                                                                         "amplitude": 25.0}, noise_seed=2))
+    paths = write_shards(tmp_path, images, 3, 50, "regional", {"patches": 3, "patch_size": 5, "amplitude": 25.0},
+                         noise_seed=2)
     data = TrainingImages(tmp_path / "train_images.npy", labels, paths, shard_size=50)
     got, got_labels = data.read(np.arange(180))
     assert np.array_equal(decode_label(got), got_labels)
@@ -58,10 +51,7 @@ def test_noisy_shards_keep_labels_and_differ_per_copy(tmp_path):
 def test_a_shard_rebuilt_alone_is_byte_identical(tmp_path):
     images, _ = labelled_images(100, seed=5)
     gaussian = ("gaussian", {"sigma": 20.0})
-    paths = []
-    for s in range(shard_count(100, 4, 70)):
-        paths.append(tmp_path / f"shard-{s:04d}.npy")
-        write_shard(paths[-1], build_shard(images, s, 4, 70, *gaussian, noise_seed=3))
+    paths = write_shards(tmp_path, images, 4, 70, *gaussian, noise_seed=3)
     written = np.load(paths[2])
     for threads in (1, 2):
         assert np.array_equal(build_shard(images, 2, 4, 70, *gaussian, noise_seed=3, threads=threads), written)

@@ -2,19 +2,16 @@ import numpy as np
 import pytest
 
 from cifar_noise.fileio import save_npy
-from cifar_noise.shards import NpyRows, TrainingImages, build_shard, write_shard
+from cifar_noise.shards import NpyRows, TrainingImages
 from cifar_noise.train import BatchStream, epoch_order, evaluate
-from fixtures import decode_index, decode_label, labelled_images
+from fixtures import decode_index, decode_label, labelled_images, write_shards
 
 
 @pytest.fixture
 def training_images(tmp_path):
     images, labels = labelled_images(90, seed=7)
     save_npy(tmp_path / "train.npy", images)
-    shards = []
-    for s in range(2):
-        shards.append(tmp_path / f"shard-{s}.npy")
-        write_shard(shards[-1], build_shard(images, s, 2, 50, "none", {}, noise_seed=0))
+    shards = write_shards(tmp_path, images, enlarge=2, shard_size=50)
     return TrainingImages(tmp_path / "train.npy", labels, shards, shard_size=50), images, labels
 
 

@@ -99,18 +99,29 @@ class NpyRows:
         return out
 
     def read_rows(self, rows: np.ndarray) -> np.ndarray:
-        """Read ``rows`` (any order, no repeats needed); contiguous runs are read in one call."""
-        order = np.argsort(rows, kind="stable")
-        sorted_rows = rows[order]
-        breaks = np.flatnonzero(np.diff(sorted_rows) != 1) + 1
-        in_order = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
-        pos = 0
-        for run in np.split(sorted_rows, breaks) if len(rows) else []:
-            self.read_range(int(run[0]), int(run[-1]) + 1, in_order[pos:pos + len(run)])
-            pos += len(run)
-        out = np.empty_like(in_order)
-        out[order] = in_order
+        """Read ``rows`` (any order, repeats allowed), one ``pread`` per row into the result."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
+        gather_rows(out, [self.fd] * len(rows), self.offset + rows * self.row_bytes, self.row_bytes,
+                    self.path, rows, len(self))
         return out
+
+
+def gather_rows(out: np.ndarray, fds, offsets: np.ndarray, row_bytes: int, what: str,
+                rows: np.ndarray | None = None, length: int | None = None) -> None:
+    """Fill row i of ``out`` with ``row_bytes`` read from file ``fds[i]`` at ``offsets[i]``.
+
+    The hot loop of training input: a plain loop over ``os.preadv`` straight into the batch
+    (no intermediate copies, no per-row numpy calls), about 2 microseconds per image.
+    """
+    if rows is not None and len(rows) and (rows.min() < 0 or rows.max() >= length):
+        raise IndexError(f"{what}: row {int(rows.max() if rows.max() >= length else rows.min())} "
+                         f"is outside its {length} rows")
+    view = memoryview(out.reshape(-1).view(np.uint8))
+    for i, (fd, offset) in enumerate(zip(fds, offsets.tolist())):
+        start = i * row_bytes
+        if os.preadv(fd, [view[start:start + row_bytes]], offset) != row_bytes:
+            raise OSError(f"{what}: short read at byte {offset} (truncated file?)")
 
 
 def _open_rows(path) -> NpyRows:
@@ -132,6 +143,11 @@ class TrainingImages:
         self.shards = [_open_rows(p) for p in shard_paths]
         self.shard_size = shard_size
         perturbed = sum(len(s) for s in self.shards)
+        for shard in self.shards:
+            if shard.shape[1:] != self.originals.shape[1:] or shard.dtype != self.originals.dtype:
+                raise StudyError(f"{shard.path} holds {shard.dtype} images of shape {shard.shape[1:]}, expected "
+                                 f"{self.originals.dtype} {self.originals.shape[1:]}; delete the trial's shards "
+                                 "and run snakemake again")
         for shard in self.shards[:-1]:
             if len(shard) != shard_size:
                 raise StudyError(f"{shard.path} holds {len(shard)} images, expected {shard_size}; "
@@ -151,15 +167,16 @@ class TrainingImages:
     def read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Images (uint8) and labels for global indices, in the given order."""
         indices = np.asarray(indices, dtype=np.int64)
+        if len(indices) and (indices.min() < 0 or indices.max() >= self.size):
+            raise IndexError(f"training image index outside 0..{self.size - 1}")
+        files = [self.originals, *self.shards]
+        perturbed = indices - self.train_size
+        source = np.where(perturbed < 0, 0, perturbed // self.shard_size + 1)  # 0: the originals
+        row = np.where(perturbed < 0, indices, perturbed % self.shard_size)
+        offsets = np.array([f.offset for f in files], dtype=np.int64)[source] + row * self.originals.row_bytes
+        fds = [files[s].fd for s in source.tolist()]
         images = np.empty((len(indices), *self.originals.shape[1:]), dtype=np.uint8)
-        source = np.where(indices < self.train_size, -1, (indices - self.train_size) // self.shard_size)
-        for s in np.unique(source):
-            where = np.flatnonzero(source == s)
-            if s < 0:
-                images[where] = self.originals.read_rows(indices[where])
-            else:
-                rows = indices[where] - self.train_size - s * self.shard_size
-                images[where] = self.shards[s].read_rows(rows)
+        gather_rows(images, fds, offsets, self.originals.row_bytes, "training images")
         return images, self.labels[indices % self.train_size]
 
     def close(self) -> None:

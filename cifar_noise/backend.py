@@ -1,19 +1,34 @@
-"""Keras-backend plumbing: threads, determinism and which device trains.
+"""Keras-backend plumbing: which backend, threads, determinism, GPU memory and which device trains.
 
-The model code is plain Keras 3, so any backend works (``KERAS_BACKEND``: tensorflow, the
-default, jax or torch). These helpers must run before Keras is first imported.
+The model code is plain Keras 3, so any backend works. ``KERAS_BACKEND`` chooses one; unset, the
+first installed of tensorflow (the CPU environment, requirements.lock) and torch (the GPU
+environment, requirements-gpu.lock) is used. These helpers must run before Keras is first imported.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
+from .errors import StudyError
 from .provenance import cpu_name
 
+BACKENDS = ("tensorflow", "torch", "jax")
 
-def configure(threads: int, deterministic: bool = True) -> str:
-    """Set thread counts and determinism switches for the chosen backend; return its name."""
-    backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+def choose_backend(env=os.environ) -> str:
+    """``KERAS_BACKEND`` if set, else the first installed backend; the choice is written to ``env``."""
+    if "KERAS_BACKEND" not in env:
+        installed = [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
+        env["KERAS_BACKEND"] = installed[0] if installed else "tensorflow"
+    return env["KERAS_BACKEND"]
+
+
+def configure(threads: int, deterministic: bool = True, gpu_memory_fraction: float | None = None) -> str:
+    """Set thread counts, determinism switches and the GPU memory cap for the chosen backend;
+    return its name. ``gpu_memory_fraction`` caps this process's share of the GPU's memory, so
+    that several trials fit on one GPU (None: the backend's default)."""
+    backend = choose_backend()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if backend == "tensorflow":
         import tensorflow as tf
@@ -22,46 +37,87 @@ def configure(threads: int, deterministic: bool = True) -> str:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
         if deterministic:
             tf.config.experimental.enable_op_determinism()
+        if gpu_memory_fraction is not None:  # TensorFlow takes the whole GPU unless told to grow
+            for gpu in tf.config.list_physical_devices("GPU"):
+                tf.config.experimental.set_memory_growth(gpu, True)
     elif backend == "torch":
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         import torch
 
         torch.set_num_threads(threads)
         if deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
+        if gpu_memory_fraction is not None and torch.cuda.is_available():
+            torch.cuda.set_per_process_memory_fraction(gpu_memory_fraction)
     elif backend == "jax":
         if deterministic:
             flags = os.environ.get("XLA_FLAGS", "")
             if "xla_gpu_deterministic_ops" not in flags:
                 os.environ["XLA_FLAGS"] = (flags + " --xla_gpu_deterministic_ops=true").strip()
+        if gpu_memory_fraction is not None:  # JAX preallocates 75% of the GPU by default
+            os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{gpu_memory_fraction:.3f}")
     return backend
+
+
+def gpu_names() -> list[str]:
+    """The GPUs the Keras backend can train on (empty on the CPU)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+                for gpu in tf.config.list_physical_devices("GPU")]
+    if backend == "torch":
+        import torch
+
+        if not torch.cuda.is_available():
+            return []
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    if backend == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform != "cpu"]
+    return []
+
+
+def require_gpu() -> list[str]:
+    """The backend's GPUs; a StudyError in one line when it sees none (never a silent CPU run)."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        names = gpu_names()
+    except Exception as error:  # a broken driver or CUDA library: say so in the same line
+        names, problem = [], f"asking for its GPUs failed ({type(error).__name__}: {error})"
+    else:
+        problem = "it lists no GPU"
+    if names:
+        return names
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")
+    build = ""
+    if backend == "torch":
+        import torch
+
+        build = f"; torch {torch.__version__} is built for CUDA {torch.version.cuda}"
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        build = f"; tensorflow {tf.__version__} is built {'with' if tf.test.is_built_with_cuda() else 'without'} CUDA"
+    raise StudyError(
+        f"this training job asked for a GPU, but the Keras backend {backend} sees none: {problem} "
+        f"(CUDA_VISIBLE_DEVICES={visible}{build}). Fix: install the GPU environment (make setup GPU=1, "
+        "which trains with KERAS_BACKEND=torch and a CUDA build of PyTorch) on a machine where "
+        "nvidia-smi lists a GPU, or train on the CPU by leaving out the GPU profile")
 
 
 def device_description() -> str:
     """"GPU: <name>" when the backend trains on a GPU, else "CPU: <model name>"."""
-    import keras
-
-    backend = keras.backend.backend()
-    name = None
     try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            gpus = tf.config.list_physical_devices("GPU")
-            if gpus:
-                name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
-        elif backend == "torch":
-            import torch
-
-            if torch.cuda.is_available():
-                name = torch.cuda.get_device_name(0)
-        elif backend == "jax":
-            import jax
-
-            device = jax.devices()[0]
-            if device.platform != "cpu":
-                name = device.device_kind
+        names = gpu_names()
     except Exception:  # a broken driver must not stop a CPU run from being described
-        name = None
-    return f"GPU: {name}" if name else f"CPU: {cpu_name()}"
+        names = []
+    return f"GPU: {names[0]}" if names else f"CPU: {cpu_name()}"

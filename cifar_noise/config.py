@@ -44,6 +44,10 @@ def _path(error) -> str:
 
 def _describe(error) -> str:
     where = _path(error)
+    if error.validator == "additionalProperties" and list(error.absolute_path) == ["training"] \
+            and "'gpus'" in error.message:
+        return ("training.gpus: GPUs are no longer set in the config: train on GPUs with "
+                "`snakemake --workflow-profile profiles/gpu` (or profiles/slurm on a cluster); see README.md")
     if error.validator == "additionalProperties":
         return f"{where}: {error.message} (check the spelling; allowed keys are in {SCHEMA_PATH.name})"
     if "propertyNames" in error.relative_schema_path:

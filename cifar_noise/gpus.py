@@ -1,11 +1,13 @@
-"""One GPU per training job on a multi-GPU workstation.
+"""GPU slots for training jobs on a workstation: several trials per GPU, each GPU used evenly.
 
-Snakemake's ``gpu`` resource limits how many trials ask for a GPU at once, but it does not tell a
+Snakemake's ``gpu`` resource limits how many trials train on GPUs at once, but it does not tell a
 job *which* GPU to use (it sets no ``CUDA_VISIBLE_DEVICES``). Each training job therefore claims a
-GPU itself: it takes an exclusive ``flock`` on a per-GPU lock file and narrows
-``CUDA_VISIBLE_DEVICES`` to that GPU before the Keras backend starts. The kernel drops the lock
-when the process ends, however it ends (a SIGKILL too), so a crashed trial never keeps its GPU.
-Under a scheduler that already gives each job its own GPUs (SLURM), nothing is changed.
+slot itself: GPU g has ``trials_per_gpu`` slots, each an exclusive ``flock`` on its own lock file,
+and the job narrows ``CUDA_VISIBLE_DEVICES`` to its GPU before the Keras backend starts. Slots are
+tried in the order slot 0 of every GPU, then slot 1 of every GPU, ..., so trials spread over the
+GPUs before they share one. The kernel drops a lock when its process ends, however it ends (a
+SIGKILL too), so a crashed trial never keeps its slot. Under a scheduler that already chose the
+job's GPUs (SLURM), nothing is changed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Callable
+
+from .errors import StudyError
 
 _HELD: list[int] = []  # lock file descriptors, kept open for the life of the process
 
@@ -35,30 +39,50 @@ def visible_gpus(env=os.environ) -> list[str]:
     return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]
 
 
-def default_lock_dir() -> Path:
-    return Path(os.environ.get("CIFAR_NOISE_GPU_LOCKS", Path(tempfile.gettempdir()) / "cifar-noise-gpu-locks"))
+def asks_for_gpu(gpu=0, gres=None) -> bool:
+    """Whether a job's resources ask for a GPU: ``gpu`` >= 1 (the GPU profile, or SLURM's --gpus),
+    or a SLURM ``gres`` for a GPU or a share of one (``gpu:1``, ``shard:1``, ``mps:25``)."""
+    kinds = {part.split(":")[0] for part in str(gres or "").split(",") if part}
+    return int(gpu or 0) > 0 or bool(kinds & {"gpu", "shard", "mps"})
+
+
+def default_lock_dir(env=os.environ) -> Path:
+    """$CIFAR_NOISE_GPU_LOCKS, else a folder of this user's in the temporary directory (two users
+    of one machine must not share lock files they cannot open)."""
+    if env.get("CIFAR_NOISE_GPU_LOCKS"):
+        return Path(env["CIFAR_NOISE_GPU_LOCKS"])
+    return Path(tempfile.gettempdir()) / f"cifar-noise-gpu-locks-{os.getuid()}"
+
+
+def slot_order(gpus: list[str], trials_per_gpu: int) -> list[tuple[str, int]]:
+    """(GPU, slot) pairs in the order they are tried: the GPUs' first slots, then their second..."""
+    return [(gpu, slot) for slot in range(trials_per_gpu) for gpu in gpus]
 
 
 def claim_gpu(lock_dir: str | os.PathLike | None = None, env=os.environ, poll_seconds: float = 2.0,
-              log: Callable[[str], None] = print) -> str | None:
-    """Claim one free GPU for this process and set CUDA_VISIBLE_DEVICES to it; return its id.
-
-    Returns None (and changes nothing) when a scheduler already chose the GPUs or when there is
-    no GPU at all; waits while every GPU is claimed by another job.
-    """
+              log: Callable[[str], None] = print, trials_per_gpu: int = 1) -> str | None:
+    """Claim a free slot of a GPU for this process and set CUDA_VISIBLE_DEVICES to its GPU; return
+    the GPU's id. Returns None (and changes nothing) when a scheduler already chose the GPUs. Waits
+    while every slot is taken; raises StudyError when no GPU is visible at all."""
     if "SLURM_JOB_ID" in env and "CUDA_VISIBLE_DEVICES" in env:
         log(f"GPU(s) {env['CUDA_VISIBLE_DEVICES']} given by SLURM job {env['SLURM_JOB_ID']}")
         return None
+    if trials_per_gpu < 1:
+        raise StudyError(f"trials_per_gpu is {trials_per_gpu}; it must be at least 1")
     gpus = visible_gpus(env)
     if not gpus:
-        log("WARNING: this job asked for a GPU but none is visible; training on the CPU")
-        return None
-    folder = Path(lock_dir) if lock_dir else default_lock_dir()
+        smi = "nvidia-smi is not installed" if shutil.which("nvidia-smi") is None else "nvidia-smi -L lists none"
+        raise StudyError(
+            "this training job asked for a GPU, but none is visible "
+            f"(CUDA_VISIBLE_DEVICES={env.get('CUDA_VISIBLE_DEVICES', '<unset>')}, {smi}). Fix: run on a "
+            "machine with a GPU and its driver, or train on the CPU by leaving out the GPU profile")
+    folder = Path(lock_dir) if lock_dir else default_lock_dir(env)
     folder.mkdir(parents=True, exist_ok=True)
     waited = 0.0
     while True:
-        for gpu in gpus:
-            fd = os.open(folder / f"gpu-{gpu}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        for gpu, slot in slot_order(gpus, trials_per_gpu):
+            lock = folder / f"gpu-{gpu}.slot-{slot}.lock"
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -68,9 +92,10 @@ def claim_gpu(lock_dir: str | os.PathLike | None = None, env=os.environ, poll_se
             os.write(fd, f"{os.getpid()}\n".encode())
             _HELD.append(fd)
             env["CUDA_VISIBLE_DEVICES"] = gpu
-            log(f"claimed GPU {gpu} (lock {folder}/gpu-{gpu}.lock)")
+            log(f"claimed slot {slot + 1} of {trials_per_gpu} on GPU {gpu} (lock {lock})")
             return gpu
         if waited % 60 < poll_seconds:
-            log(f"all {len(gpus)} GPUs are claimed by other jobs; waiting")
+            log(f"all {len(gpus) * trials_per_gpu} GPU slots ({len(gpus)} GPUs x {trials_per_gpu}) are "
+                "taken by other jobs; waiting")
         time.sleep(poll_seconds)
         waited += poll_seconds

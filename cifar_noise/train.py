@@ -184,14 +184,20 @@ def run_trial(
     log: Callable[[str], None] = print,
     progress_seconds: float = 30.0,
     max_steps_per_epoch: int | None = None,
+    gpu: bool = False,
+    gpu_memory_fraction: float | None = None,
 ) -> dict:
     """Train and evaluate one trial; write outputs["model"|"history"|"metrics"]; return the metrics.
 
     ``inputs``: train_images, train_labels, test_images, test_labels (.npy paths) and shards (a list).
+    ``gpu``: the job asked for a GPU, so a backend that sees none is an error, not a CPU run.
+    ``gpu_memory_fraction``: this trial's share of the GPU's memory (several trials share one GPU).
     ``max_steps_per_epoch`` cuts epochs short (for benchmarks and smoke runs; never set by the workflow).
     """
     started = time.monotonic()
-    backend_name = backend_setup.configure(threads)
+    backend_name = backend_setup.configure(threads, gpu_memory_fraction=gpu_memory_fraction)
+    if gpu:  # before anything is read or written
+        backend_setup.require_gpu()
     import keras
 
     from .models import build_model

@@ -66,6 +66,7 @@ def test_defaults_are_filled_in():
     ("noise.salt_pepper.probability", 2, r"noise\.salt_pepper\.probability: 2 is greater than the maximum of 1"),
     ("training.scale_inputs", "yes", r"training\.scale_inputs: 'yes' is not of type 'boolean'"),
     ("experiments", {}, r"experiments: \{\} should be non-empty"),
+    ("training.gpus", 1, r"training\.gpus: GPUs are no longer set in the config: .*--workflow-profile profiles/gpu"),
 ])
 def test_schema_errors_name_the_key(path, value, message):
     with pytest.raises(StudyError, match=message):

@@ -1,6 +1,7 @@
-"""The conda environment, requirements.in and the lock must pin the same versions."""
+"""The conda environments, requirements*.in and the locks must pin the same versions."""
 import re
 
+import pytest
 import yaml
 
 from workflow_runner import REPO
@@ -15,8 +16,8 @@ def pins(lines) -> dict[str, str]:
     return found
 
 
-def lock() -> dict[str, str]:
-    return pins((REPO / "requirements.lock").read_text().splitlines())
+def lock(name: str = "requirements.lock") -> dict[str, str]:
+    return pins((REPO / name).read_text().splitlines())
 
 
 def test_requirements_in_matches_the_lock():
@@ -26,13 +27,28 @@ def test_requirements_in_matches_the_lock():
     assert {name: locked.get(name) for name in direct} == direct
 
 
-def test_conda_env_matches_the_lock():
-    env = yaml.safe_load((REPO / "envs" / "study.yaml").read_text())
+def test_gpu_lock_is_the_cpu_lock_with_cuda_torch_instead_of_tensorflow():
+    cpu, gpu = lock(), lock("requirements-gpu.lock")
+    direct = pins((REPO / "requirements.in").read_text().splitlines())
+    direct.pop("tensorflow")
+    direct.update(pins((REPO / "requirements-gpu.in").read_text().splitlines()))
+    assert {name: gpu.get(name) for name in direct} == direct
+    assert "tensorflow" not in gpu and "torch" in gpu
+    assert any(name.startswith("nvidia-cudnn") for name in gpu)  # PyPI's torch for Linux is the CUDA build
+    shared = set(cpu) & set(gpu)
+    assert {name: gpu[name] for name in shared} == {name: cpu[name] for name in shared}
+
+
+@pytest.mark.parametrize("env_file, lock_file, backend", [("study.yaml", "requirements.lock", "tensorflow"),
+                                                          ("study-gpu.yaml", "requirements-gpu.lock", "torch")])
+def test_conda_envs_match_their_lock(env_file, lock_file, backend):
+    env = yaml.safe_load((REPO / "envs" / env_file).read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     conda_pins = pins(pip_section)
-    assert len(conda_pins) == len(pip_section), "every pip entry of envs/study.yaml must be pinned with =="
-    locked = lock()
+    assert len(conda_pins) == len(pip_section), f"every pip entry of envs/{env_file} must be pinned with =="
+    locked = lock(lock_file)
     assert {name: locked.get(name) for name in conda_pins} == conda_pins
+    assert backend in conda_pins
     python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
     assert python == "python=3.11"
 
@@ -50,4 +66,4 @@ def test_every_rule_has_a_log_a_benchmark_and_the_conda_env():
         body = body.split("\nrule ")[0]
         assert "\n    log:" in body, f"rule {name} has no log"
         assert "\n    benchmark:" in body, f"rule {name} has no benchmark"
-        assert "\n    conda:\n        ENV" in body, f"rule {name} does not name the conda env"
+        assert re.search(r"\n    conda:\n        (TRAIN_)?ENV\n", body), f"rule {name} does not name a conda env"

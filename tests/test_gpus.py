@@ -1,4 +1,4 @@
-"""GPU allocation on a multi-GPU workstation, tested without a GPU (the ids are only strings)."""
+"""GPU slots on a workstation, tested without a GPU (the ids are only strings)."""
 import json
 import os
 import signal
@@ -6,7 +6,10 @@ import subprocess
 import sys
 import time
 
-from cifar_noise.gpus import claim_gpu, visible_gpus
+import pytest
+
+from cifar_noise.errors import StudyError
+from cifar_noise.gpus import asks_for_gpu, claim_gpu, default_lock_dir, slot_order, visible_gpus
 from workflow_runner import REPO
 
 
@@ -15,7 +18,7 @@ import json, sys, time
 sys.path.insert(0, {repo!r})
 from cifar_noise.gpus import claim_gpu
 start = time.time()
-gpu = claim_gpu({locks!r}, poll_seconds=0.1, log=lambda m: None)
+gpu = claim_gpu({locks!r}, poll_seconds=0.1, log=lambda m: None, trials_per_gpu={slots})
 got = time.time()
 import os
 time.sleep({hold})
@@ -24,16 +27,16 @@ print(json.dumps({{"gpu": gpu, "env": os.environ["CUDA_VISIBLE_DEVICES"], "start
 """
 
 
-def start_claimer(tmp_path, hold, visible) -> subprocess.Popen:
-    """A job outside SLURM that claims one of the ``visible`` GPUs and holds it ``hold`` seconds."""
+def start_claimer(tmp_path, hold, visible, slots=1) -> subprocess.Popen:
+    """A job outside SLURM that claims a slot of one of the ``visible`` GPUs and holds it ``hold`` s."""
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": visible}
     env.pop("SLURM_JOB_ID", None)
-    code = CLAIMER.format(repo=str(REPO), locks=str(tmp_path / "locks"), hold=hold)
+    code = CLAIMER.format(repo=str(REPO), locks=str(tmp_path / "locks"), hold=hold, slots=slots)
     return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
 
 
-def run_claimers(tmp_path, count, hold, visible="0,1"):
-    procs = [start_claimer(tmp_path, hold, visible) for _ in range(count)]
+def run_claimers(tmp_path, count, hold, visible="0,1", slots=1):
+    procs = [start_claimer(tmp_path, hold, visible, slots) for _ in range(count)]
     return [json.loads(p.communicate(timeout=60)[0]) for p in procs]
 
 
@@ -51,7 +54,7 @@ def test_concurrent_jobs_get_different_gpus_and_the_third_waits(tmp_path):
 
 def test_a_killed_job_releases_its_gpu(tmp_path):
     holder = start_claimer(tmp_path, hold=60, visible="7")
-    lock = tmp_path / "locks" / "gpu-7.lock"
+    lock = tmp_path / "locks" / "gpu-7.slot-0.lock"
     deadline = time.time() + 30
     while not (lock.exists() and lock.read_text().strip()):
         assert time.time() < deadline
@@ -68,13 +71,51 @@ def test_slurm_allocation_is_left_alone(tmp_path):
     assert env["CUDA_VISIBLE_DEVICES"] == "3"
 
 
-def test_no_gpu_means_cpu(tmp_path):
+def test_no_visible_gpu_is_an_error_not_a_cpu_run(tmp_path):
     env = {"CUDA_VISIBLE_DEVICES": ""}
-    messages = []
-    assert claim_gpu(tmp_path, env=env, log=messages.append) is None
-    assert "none is visible" in messages[0]
+    with pytest.raises(StudyError, match=r"asked for a GPU, but none is visible \(CUDA_VISIBLE_DEVICES=, .*Fix:"):
+        claim_gpu(tmp_path, env=env, log=lambda m: None)
+    assert not (tmp_path / "gpu-.slot-0.lock").exists() and env["CUDA_VISIBLE_DEVICES"] == ""
+
+
+def overlapping(runs) -> int:
+    """The largest number of ``runs`` that held a slot at the same moment."""
+    events = sorted([(r["got"], 1) for r in runs] + [(r["end"], -1) for r in runs])
+    best = now = 0
+    for _, step in events:
+        now += step
+        best = max(best, now)
+    return best
+
+
+def test_slots_fill_every_gpu_before_sharing_one():
+    assert slot_order(["0", "1"], 3) == [("0", 0), ("1", 0), ("0", 1), ("1", 1), ("0", 2), ("1", 2)]
+    assert slot_order(["5"], 1) == [("5", 0)]
+
+
+def test_trials_per_gpu_slots_run_together_and_the_next_one_waits(tmp_path):
+    # 2 GPUs x 2 slots: four jobs hold slots at once, two on each GPU; a fifth waits for a slot.
+    runs = run_claimers(tmp_path, 5, hold=2.0, visible="0,1", slots=2)
+    gpus = [r["gpu"] for r in runs]
+    assert sorted(gpus).count("0") >= 2 and sorted(gpus).count("1") >= 2
+    assert overlapping(runs) == 4
+    assert max(r["got"] - r["start"] for r in runs) > 1.0
+    for gpu in ("0", "1"):  # never more than two jobs on one GPU at a time
+        assert overlapping([r for r in runs if r["gpu"] == gpu]) <= 2
+
+
+def test_lock_folder_is_per_user_unless_set(tmp_path):
+    assert default_lock_dir({}).name == f"cifar-noise-gpu-locks-{os.getuid()}"
+    assert default_lock_dir({"CIFAR_NOISE_GPU_LOCKS": str(tmp_path)}) == tmp_path
 
 
 def test_visible_gpus_parsing():
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "2, 3"}) == ["2", "3"]
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "-1"}) == []
+
+
+@pytest.mark.parametrize("gpu, gres, expected", [
+    (0, None, False), (1, None, True), ("1", "", True), (0, "gpu:1", True), (0, "gpu:a100:1", True),
+    (0, "shard:1", True), (0, "mps:25", True), (0, "tmpdisk:100", False), (0, "tmpdisk:10,shard:2", True)])
+def test_which_resources_ask_for_a_gpu(gpu, gres, expected):
+    assert asks_for_gpu(gpu, gres) is expected

@@ -2,6 +2,7 @@ from snakemake.exceptions import WorkflowError
 
 from cifar_noise.config import RESULTS, Study
 from cifar_noise.errors import StudyError
+from cifar_noise.gpus import asks_for_gpu
 
 try:
     STUDY = Study(config)
@@ -10,6 +11,17 @@ except StudyError as error:  # before any job runs: name the bad key and stop
 CONFIG = STUDY.config  # the validated config, defaults filled in
 
 ENV = "../../envs/study.yaml"
+
+
+def trains_on_gpu():
+    """Whether the profile gives train_trial a GPU (set-resources train_trial: gpu or gres)."""
+    resources = workflow.resource_settings.overwrite_resources.get("train_trial") or {}
+    given = {name: resources[name].value for name in ("gpu", "gres") if name in resources}
+    return asks_for_gpu(given.get("gpu", 0), given.get("gres"))
+
+
+# With --sdm conda, GPU training gets the environment with a CUDA build of PyTorch instead.
+TRAIN_ENV = "../../envs/study-gpu.yaml" if trains_on_gpu() else ENV
 
 
 def scaled(base):

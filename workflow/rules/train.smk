@@ -10,8 +10,11 @@ rule train_trial:
         checkpoint_dir=lambda wildcards: STUDY.checkpoint_dir(wildcards.experiment, wildcards.trial),
         workflow_dir=workflow.basedir,
     threads: CONFIG["training"]["threads"]
+    # Where a trial trains is a runtime setting, not part of the study: the GPU profiles set gpu=1
+    # (and trials_per_gpu) for this rule; without them it trains on the CPU.
     resources:
-        gpu=CONFIG["training"]["gpus"],
+        gpu=0,
+        trials_per_gpu=1,
         mem_mb=scaled(4000),
         runtime=train_runtime,
     # A failed or preempted trial is retried once with more memory and time; it resumes from
@@ -22,6 +25,6 @@ rule train_trial:
     benchmark:
         f"{RESULTS}/benchmarks/train_trial/{{experiment}}/trial-{{trial}}.tsv"
     conda:
-        ENV
+        TRAIN_ENV
     script:
         "../../scripts/train_trial.py"

@@ -203,6 +203,44 @@ def child_train(args) -> dict:
     return result
 
 
+def child_pipeline(args) -> dict:
+    """The input pipeline alone, no model: uint8 originals + shards on disk -> shuffled float32
+    batches (BatchStream, as a trial streams them), and the test set -> float32 batches (evaluate)."""
+    from cifar_noise.fileio import save_npy
+    from cifar_noise.shards import NpyRows, TrainingImages, build_shard, shard_count, write_shard
+    from cifar_noise.train import BatchStream, to_inputs
+
+    train_size, enlarge, shard_size = args.count, 10, 10_000
+    folder = Path(args.tmp)
+    originals = images(train_size)
+    save_npy(folder / "train.npy", originals)
+    shards = []
+    for s in range(shard_count(train_size, enlarge, shard_size)):
+        shards.append(folder / f"shard-{s:04d}.npy")
+        write_shard(shards[-1], build_shard(originals, s, enlarge, shard_size, "gaussian", {"sigma": 20.0}, 1, 2))
+    labels = np.random.default_rng(1).integers(0, 10, train_size).astype(np.uint8)
+    data = TrainingImages(folder / "train.npy", labels, shards, shard_size)
+    result = {"train_images": len(data), "train": {}}
+    for batch in (128, 512):
+        stream = BatchStream(data, batch, seed=1, scale=True)
+
+        def epoch():
+            for x, y in stream.epoch(0):
+                assert x.dtype == np.float32 and y.dtype == np.float32
+
+        result["train"][batch] = len(data) / best_of(2, epoch)
+    test = NpyRows(folder / "train.npy")  # evaluation reads contiguous ranges, as `evaluate` does
+    result["eval"] = {}
+    for batch in (128, 1000):
+        def evaluate():
+            for start in range(0, len(test), batch):
+                to_inputs(test.read_range(start, min(start + batch, len(test))), True)
+
+        result["eval"][batch] = len(test) / best_of(3, evaluate)
+    result["eval_images"] = len(test)
+    return result
+
+
 def child_memory(args) -> dict:
     """Peak RSS of one trial on 50,000 x 10 images (a few hundred steps) with a 45,000-image test set."""
     from cifar_noise.fileio import save_npy
@@ -244,7 +282,7 @@ def child_memory(args) -> dict:
 
 
 CHILDREN = {"matmul": child_matmul, "noise": child_noise, "gaussian_law": child_gaussian_law,
-            "train": child_train, "memory": child_memory}
+            "train": child_train, "pipeline": child_pipeline, "memory": child_memory}
 
 # ---------------------------------------------------------------------------------------------
 # orchestration
@@ -299,6 +337,9 @@ def main() -> None:
     results["noise"] = [child("noise", "--kind", k, "--count", str(count), "--reference", str(reference[k]), tmp=tmp)
                         for k in ("regional", "salt_pepper", "gaussian")]
     results["gaussian_law"] = child("gaussian_law", tmp=tmp)
+
+    print("input pipeline alone", file=sys.stderr)
+    results["pipeline"] = child("pipeline", "--count", "3000" if quick else "15000", tmp=tempfile.mkdtemp(dir=tmp))
 
     print("training throughput", file=sys.stderr)
     steps = "10" if quick else "40"
@@ -357,6 +398,17 @@ def report(r: dict) -> str:
         share = t["images_per_second"] * t["flops_per_image"] / 1e9 / peak
         lines.append(f"| {t['backend']} | {t['mode']} | {t['jit']} | {t['threads']} | {t['batch']} "
                      f"| {'yes' if t['deterministic'] else 'no'} | {fmt(t['images_per_second'])} | {share:.0%} |")
+    pipe = r["pipeline"]
+    train_128 = r["train"][0]["images_per_second"]
+    lines += ["", "## Input pipeline alone (no model)", "",
+              f"A trial's input without training: {pipe['train_images']:,} training images (uint8 originals + "
+              "shards of Gaussian copies on disk) read in a shuffled order and converted to float32 batches "
+              "with one-hot labels by the workflow's `BatchStream` (one reader thread beside the training "
+              f"thread), and {pipe['eval_images']:,} test images read in order and converted as `evaluate` does. "
+              f"Goal: 50,000 images/s per trial. Next to it, the streaming training above: {fmt(train_128)} images/s.",
+              "", "| stage | batch | images/s |", "|---|---|---|"]
+    lines += [f"| training batches | {b} | {fmt(v)} |" for b, v in pipe["train"].items()]
+    lines += [f"| evaluation batches | {b} | {fmt(v)} |" for b, v in pipe["eval"].items()]
     stream, fit = r["train"][0], r["train"][1]
     lines += ["", f"Streaming from shards vs in-memory fit: **{stream['images_per_second'] / fit['images_per_second']:.2f}×**.",
               "", "## Memory", "",

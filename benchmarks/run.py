@@ -261,10 +261,10 @@ def child_memory(args) -> dict:
     del originals
     shard_bytes = sum(p.stat().st_size for p in shards)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    params = {"experiment": "memory", "trial": 1, "description": "", "train_size": train_size, "test_set": "rest",
+    params = {"experiment": "memory", "trial": 1, "train_size": train_size, "test_set": "rest",
               "test_size": None, "architecture": "seed_a", "noise": "gaussian", "noise_params": {"sigma": 20.0},
               "enlarge": enlarge, "epochs": 1, "batch_size": 128, "shuffle": "paired", "scale_inputs": True,
-              "eval_batch_size": 1000, "evaluate_every_epoch": False, "shard_size": shard_size, "seed": 1,
+              "evaluate_every_epoch": False, "shard_size": shard_size, "seed": 1,
               "split_seed": 1, "noise_seed": 1, "train_seed": 1}
     inputs = {name: folder / f"{name}.npy" for name in ("train_images", "train_labels", "test_images", "test_labels")}
     inputs["shards"] = shards

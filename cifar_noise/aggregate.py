@@ -20,11 +20,12 @@ def load_metrics(paths: list[str | os.PathLike]) -> list[dict]:
     return [json.loads(open(p).read()) for p in paths]
 
 
-def trials_table(metrics: list[dict]) -> pd.DataFrame:
-    """One row per trial: every parameter, every result, per-class accuracies as columns."""
+def trials_table(metrics: list[dict], descriptions: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per trial: its experiment's description (from the config, not the trial), every
+    parameter, every result, per-class accuracies as columns."""
     rows = []
     for m in metrics:
-        params = dict(m["params"])
+        params = {"description": (descriptions or {}).get(m["params"]["experiment"]), **m["params"]}
         for key, value in params.pop("noise_params").items():
             params[f"noise_{key}"] = value
         row = {**params}

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .download import verify_local_archive
 from .errors import StudyError
+from .fileio import file_digest
 from .noise import DEFAULT_PARAMS, condition_slug
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
@@ -245,15 +247,6 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
     return experiments, comparisons, sweeps
 
 
-def load_config_file(path: str | Path) -> dict:
-    try:
-        return yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as exc:
-        raise StudyError(f"cannot read config file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise StudyError(f"config file {path} is not valid YAML: {exc}") from None
-
-
 @dataclass(frozen=True)
 class Trial:
     experiment: str
@@ -269,13 +262,20 @@ class Study:
 
     def __init__(self, config: dict):
         self.config = validate_config(config)
+        self._local_md5 = None
         self.experiments, self.comparisons, self.sweeps = expand_experiments(self.config)
 
     # ---- data -----------------------------------------------------------------------------
-    @property
-    def archive(self) -> str:
-        """The archive the study reads: the user's local copy, or the one we download."""
-        return self.config["data"]["archive"] or f"{RESULTS}/data/cifar-10-python.tar.gz"
+    # The archive the study reads: downloaded, or copied from the user's data.archive.
+    archive = f"{RESULTS}/data/cifar-10-python.tar.gz"
+
+    def local_archive_md5(self) -> str:
+        """The md5 of the user's data.archive (read once per snakemake run); a StudyError naming
+        the path when it cannot be read."""
+        if self._local_md5 is None:
+            verify_local_archive(self.config["data"]["archive"], None)
+            self._local_md5 = file_digest(self.config["data"]["archive"], "md5")
+        return self._local_md5
 
     DATASET = {name: f"{RESULTS}/data/cifar10/{name}.npy"
                for name in ("train_images", "train_labels", "test_images", "test_labels")}
@@ -330,14 +330,16 @@ class Study:
         }
 
     def trial_params(self, name: str, trial: int) -> dict:
-        """Every parameter that defines one trial (recorded in its metrics.json)."""
+        """Every parameter that determines one trial's numbers, and nothing else (recorded in its
+        metrics.json). Snakemake reruns a trial when these change, so no folder, description or
+        evaluation batch size belongs here: moving a checkout or rewording a description must
+        not retrain anything."""
         trial = int(trial)
         exp = self.experiment(name)
         training = self.config["training"]
         return {
             "experiment": name,
             "trial": trial,
-            "description": exp["description"],
             "train_size": exp["train_size"],
             "test_set": exp["test_set"],
             "test_size": exp["test_size"],
@@ -349,7 +351,6 @@ class Study:
             "shuffle": exp["shuffle"],
             "batch_size": exp["batch_size"],
             "scale_inputs": training["scale_inputs"],
-            "eval_batch_size": training["eval_batch_size"],
             "evaluate_every_epoch": training["evaluate_every_epoch"],
             "shard_size": self.config["shards"]["size"],
             "seed": self.config["seed"],

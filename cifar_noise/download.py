@@ -102,6 +102,13 @@ def verify_local_archive(path: str | os.PathLike, md5: str | None) -> None:
             )
 
 
-def copy_archive(src: str | os.PathLike, dest: str | os.PathLike) -> None:
+def copy_archive(src: str | os.PathLike, dest: str | os.PathLike, md5: str | None, content_md5: str) -> None:
+    """Copy a local archive to ``dest`` atomically: ``md5`` is the user's optional check
+    (data.archive_md5), ``content_md5`` what the workflow saw when it planned the run."""
+    verify_local_archive(src, md5)
     with atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
+        copied = file_digest(tmp, "md5")
+        if copied != content_md5:
+            raise StudyError(f"data.archive {src} changed while it was copied (md5 {copied}, planned with "
+                             f"{content_md5}); run snakemake again")

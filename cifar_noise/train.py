@@ -33,7 +33,11 @@ from .fileio import atomic_path, file_digest, write_json, write_text
 from .provenance import git_commit, package_versions
 from .shards import NpyRows, TrainingImages
 
-_LOSS_EPSILON = 1e-7  # Keras clips probabilities to [eps, 1 - eps] in categorical cross-entropy
+# Test images per evaluation batch: memory, not results, depends on it, so it is no parameter of
+# a trial (changing a parameter retrains the trial).
+EVAL_BATCH_SIZE = 1000
+# The workflow's own folder (the package lives in it): its git commit is recorded with each trial.
+WORKFLOW_DIR = Path(__file__).resolve().parent.parent
 
 
 def epoch_order(size: int, seed: int, epoch: int) -> np.ndarray:
@@ -110,7 +114,9 @@ def evaluate(model, images: NpyRows, labels: np.ndarray, batch_size: int, scale:
         probs = np.asarray(model.predict_on_batch(to_inputs(images.read_range(start, stop), scale)), np.float64)
         truth = labels[start:stop]
         probs /= probs.sum(axis=1, keepdims=True)
-        picked = np.clip(probs[np.arange(len(truth)), truth], _LOSS_EPSILON, 1 - _LOSS_EPSILON)
+        # categorical cross-entropy as Keras computes it: probabilities clipped to [eps, 1 - eps]
+        epsilon = keras.config.epsilon()
+        picked = np.clip(probs[np.arange(len(truth)), truth], epsilon, 1 - epsilon)
         cross_entropy -= np.log(picked).sum()
         confusion += np.bincount(truth * NUM_CLASSES + probs.argmax(axis=1),
                                  minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
@@ -180,7 +186,6 @@ def run_trial(
     outputs: dict,
     checkpoint_dir: str | os.PathLike,
     threads: int = 1,
-    workflow_dir: str | os.PathLike | None = None,
     log: Callable[[str], None] = print,
     progress_seconds: float = 30.0,
     max_steps_per_epoch: int | None = None,
@@ -251,7 +256,7 @@ def run_trial(
         row = {"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct_sum / seen, "images": seen,
                "seconds": round(seconds, 3), "images_per_second": round(seen / seconds, 1)}
         if params["evaluate_every_epoch"]:
-            result = evaluate(model, test, test_labels, params["eval_batch_size"], params["scale_inputs"])
+            result = evaluate(model, test, test_labels, EVAL_BATCH_SIZE, params["scale_inputs"])
             row.update(val_loss=result["loss"], val_accuracy=result["accuracy"])
         log(f"epoch {epoch + 1}/{params['epochs']}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}"
             + (f", val_accuracy {row['val_accuracy']:.4f}" if "val_accuracy" in row else "")
@@ -261,7 +266,7 @@ def run_trial(
         checkpoints.save(model, state)
 
     eval_start = time.monotonic()
-    final = evaluate(model, test, test_labels, params["eval_batch_size"], params["scale_inputs"])
+    final = evaluate(model, test, test_labels, EVAL_BATCH_SIZE, params["scale_inputs"])
     eval_seconds = time.monotonic() - eval_start
     train.close()
     test.close()
@@ -290,7 +295,7 @@ def run_trial(
         "device": device,
         "threads": threads,
         "versions": package_versions(),
-        "git_commit": git_commit(workflow_dir) if workflow_dir else None,
+        "git_commit": git_commit(WORKFLOW_DIR),
         "inputs_sha256": digests,
         "params": params,
     }

@@ -5,7 +5,7 @@ from cifar_noise.fileio import write_text
 
 
 def main(snakemake):
-    trials = trials_table(load_metrics(snakemake.input.metrics))
+    trials = trials_table(load_metrics(snakemake.input.metrics), snakemake.params.descriptions)
     write_text(snakemake.output.csv, trials.to_csv(index=False))
     for experiment, path in zip(snakemake.params.experiments, snakemake.output.tables):
         write_text(path, notebook_table(trials, experiment))

@@ -1,13 +1,10 @@
 """Decode the CIFAR-10 archive into uint8 .npy arrays (images NHWC, labels 0-9)."""
 from cifar_noise import job
 from cifar_noise.cifar import read_archive
-from cifar_noise.download import verify_local_archive
 from cifar_noise.fileio import save_npy
 
 
 def main(snakemake):
-    if snakemake.params.local_archive:
-        verify_local_archive(snakemake.input.archive, snakemake.params.archive_md5)
     data = read_archive(snakemake.input.archive)
     for name in ("train_images", "train_labels", "test_images", "test_labels"):
         save_npy(snakemake.output[name], getattr(data, name))

@@ -18,7 +18,7 @@ def main(snakemake):
     inputs["shards"] = list(snakemake.input.shards)
     outputs = {name: snakemake.output[name] for name in ("model", "history", "metrics")}
     run_trial(snakemake.params.trial, inputs, outputs, snakemake.params.checkpoint_dir,
-              threads=snakemake.threads, workflow_dir=snakemake.params.workflow_dir, log=job.log,
+              threads=snakemake.threads, log=job.log,
               gpu=gpu, gpu_memory_fraction=GPU_MEMORY_SHARED / trials_per_gpu if gpu else None)
 
 

@@ -7,8 +7,7 @@ from cifar_noise.config import Study
 
 
 def fake_metrics(experiment, trial, accuracy, noise="none", **params):
-    base = {"experiment": experiment, "trial": trial, "description": f"{experiment} description",
-            "train_size": 100, "test_set": "official", "test_size": None, "architecture": "seed_a",
+    base = {"experiment": experiment, "trial": trial, "train_size": 100, "test_set": "official", "test_size": None, "architecture": "seed_a",
             "noise": noise, "noise_params": {"sigma": 20.0} if noise == "gaussian" else {},
             "enlarge": 1 if noise == "none" else 3, "epochs": 2, "batch_size": 10, "shuffle": "paired"}
     base.update(params)
@@ -26,7 +25,7 @@ def fake_metrics(experiment, trial, accuracy, noise="none", **params):
 def trials():
     metrics = [fake_metrics("base", t, a) for t, a in enumerate([0.40, 0.42, 0.38], 1)]
     metrics += [fake_metrics("noisy", t, a, noise="gaussian") for t, a in enumerate([0.45, 0.47, 0.44], 1)]
-    return trials_table(metrics[::-1])  # any input order
+    return trials_table(metrics[::-1], {"base": "base description", "noisy": "noisy description"})  # any order
 
 
 def test_trials_table_has_every_parameter_and_result(trials):
@@ -83,3 +82,14 @@ def test_summary_lists_experiments_comparisons_sweeps_and_the_notebook_failure()
     assert "`broken` shuffles images and labels independently" in text and "against 0.4100 for `base`" in text
     assert "Why the notebook saw 0.10" in text
     assert "none (labels unpaired)" in text
+
+
+@pytest.mark.parametrize("level, label", [(0.95, "mean, 95% CI"), (0.9, "mean, 90% CI")])
+def test_accuracy_plot_names_the_configured_confidence(trials, tmp_path, monkeypatch, level, label):
+    from cifar_noise import plots
+
+    shown = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: shown.update(
+        labels=[t.get_text() for t in fig.axes[0].get_legend().get_texts()]))
+    plots.accuracy_plot(trials, tmp_path / "accuracy.png", level=level)
+    assert label in shown["labels"]

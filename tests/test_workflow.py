@@ -1,4 +1,5 @@
 """The whole workflow on a tiny CIFAR-format archive: download to plots, partial reruns, bad configs."""
+import hashlib
 import shutil
 
 import numpy as np
@@ -120,7 +121,9 @@ def test_one_trial_alone_from_a_local_archive(tmp_path, tiny_archive):
     made = set(files_with_mtimes(tmp_path / "results"))
     trained = {p.split("/")[1] + "/" + p.split("/")[2] for p in made if p.startswith("experiments/")}
     assert trained == {"salt_pepper/trial-02"}
-    assert not (tmp_path / "results/data/cifar-10-python.tar.gz").exists()  # nothing downloaded
+    # nothing downloaded: the local archive was copied, checked against its md5
+    assert hashlib.md5((tmp_path / "results/data/cifar-10-python.tar.gz").read_bytes()).hexdigest() == md5
+    assert not (tmp_path / "results/logs/download_archive.log").exists()
     assert {p.split("/")[1] for p in made if p.startswith("splits/")} == {"train200-official-trial02"}
     assert not any(p.startswith("experiments/") and "salt_pepper/trial-02" not in p for p in made)
     assert not any(p.startswith(("tables/", "plots/")) for p in made)

@@ -24,7 +24,7 @@ def tiny_config(url: str | None = None, md5: str | None = None, **extra) -> dict
         "seed": 7,
         "data": {"url": url or "file:///nonexistent", "md5": md5},
         "shards": {"size": 150, "threads": 1},
-        "training": {"threads": 1, "eval_batch_size": 50},
+        "training": {"threads": 1},
         "experiments": {
             "baseline": {**TINY_EXPERIMENT, "noise": "none"},
             "unpaired": {**TINY_EXPERIMENT, "noise": "none", "shuffle": "unpaired"},

@@ -80,10 +80,10 @@ def prepare_trial_data(archive: Path, folder: Path, train_size: int, test_size: 
 
 
 def trial_params(architecture: str, batch: int, train_size: int) -> dict:
-    return {"experiment": f"bench-{architecture}-b{batch}", "trial": 1, "description": "", "train_size": train_size,
+    return {"experiment": f"bench-{architecture}-b{batch}", "trial": 1, "train_size": train_size,
             "test_set": "official", "test_size": None, "architecture": architecture, "noise": "gaussian",
             "noise_params": {"sigma": 20.0}, "enlarge": 2, "epochs": 2, "batch_size": batch, "shuffle": "paired",
-            "scale_inputs": True, "eval_batch_size": 1000, "evaluate_every_epoch": False,
+            "scale_inputs": True, "evaluate_every_epoch": False,
             "shard_size": train_size, "seed": 1, "split_seed": 1, "noise_seed": 1, "train_seed": 1}
 
 

@@ -20,6 +20,9 @@ rule aggregate_trials:
         ],
     params:
         experiments=list(STUDY.experiments),
+        # Descriptions come from the config here, not from the trials: rewording one redoes the
+        # tables, never the training.
+        descriptions={name: exp["description"] for name, exp in STUDY.experiments.items()},
     resources:
         **SMALL_JOB,
     log:
@@ -97,6 +100,7 @@ rule plot_results:
         ),
     params:
         experiments=list(STUDY.experiments),
+        level=CONFIG["statistics"]["confidence"],
         trial_experiments=[t.experiment for t in STUDY.trials()],
         comparisons=STUDY.comparisons,
     resources:

@@ -49,6 +49,13 @@ wildcard_constraints:
     sweep=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
+def local_archive_md5(wildcards):
+    try:
+        return STUDY.local_archive_md5()
+    except StudyError as error:  # a missing or unreadable data.archive: one line, before any job runs
+        raise WorkflowError(str(error)) from None
+
+
 def trial_files(wildcards):
     """Inputs of one training job: its split and its noise shards."""
     split = STUDY.split_files(wildcards.experiment, wildcards.trial)
@@ -66,7 +73,7 @@ def sweep_plot_files():
 def benchmark_files():
     """The benchmark file of every job that runs before the runtime plot, from the rules' own
     benchmark: patterns (so only called after those rules are defined)."""
-    files = [] if CONFIG["data"]["archive"] else [rules.download_archive.benchmark]
+    files = [(rules.copy_local_archive if CONFIG["data"]["archive"] else rules.download_archive).benchmark]
     files.append(rules.extract_dataset.benchmark)
     files += expand(rules.split_dataset.benchmark, split=STUDY.split_ids())
     for t in STUDY.trials():

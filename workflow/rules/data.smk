@@ -1,18 +1,40 @@
-rule download_archive:
-    output:
-        archive=f"{RESULTS}/data/cifar-10-python.tar.gz",
-    params:
-        url=CONFIG["data"]["url"],
-        md5=CONFIG["data"]["md5"],
-    log:
-        f"{RESULTS}/logs/download_archive.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/download_archive.tsv"
-    localrule: True  # cluster nodes often have no internet
-    conda:
-        ENV
-    script:
-        "../../scripts/download_archive.py"
+if CONFIG["data"]["archive"]:
+
+    rule copy_local_archive:
+        output:
+            archive=STUDY.archive,
+        params:
+            # The archive's content, not its path, is what the study depends on: the same file
+            # at another path (a moved checkout, another mount) must not redo anything. The script
+            # reads the path from the config; a different content reruns the study.
+            content_md5=local_archive_md5,
+        log:
+            f"{RESULTS}/logs/copy_local_archive.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/copy_local_archive.tsv"
+        localrule: True
+        conda:
+            ENV
+        script:
+            "../../scripts/copy_local_archive.py"
+
+else:
+
+    rule download_archive:
+        output:
+            archive=STUDY.archive,
+        params:
+            url=CONFIG["data"]["url"],
+            md5=CONFIG["data"]["md5"],
+        log:
+            f"{RESULTS}/logs/download_archive.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/download_archive.tsv"
+        localrule: True  # cluster nodes often have no internet
+        conda:
+            ENV
+        script:
+            "../../scripts/download_archive.py"
 
 
 rule extract_dataset:
@@ -20,9 +42,6 @@ rule extract_dataset:
         archive=STUDY.archive,
     output:
         **STUDY.DATASET,
-    params:
-        local_archive=bool(CONFIG["data"]["archive"]),
-        archive_md5=CONFIG["data"]["archive_md5"],
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(15),

@@ -8,7 +8,6 @@ rule train_trial:
     params:
         trial=lambda wildcards: STUDY.trial_params(wildcards.experiment, wildcards.trial),
         checkpoint_dir=lambda wildcards: STUDY.checkpoint_dir(wildcards.experiment, wildcards.trial),
-        workflow_dir=workflow.basedir,
     threads: CONFIG["training"]["threads"]
     # Where a trial trains is a runtime setting, not part of the study: the GPU profiles set gpu=1
     # (and trials_per_gpu) for this rule; without them it trains on the CPU.

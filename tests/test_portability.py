@@ -1,0 +1,86 @@
+"""Moving a finished study, rewording it or pointing it at the same archive elsewhere retrains
+nothing; changing what a trial computes reruns exactly the affected trials."""
+import re
+import shutil
+
+import pytest
+import yaml
+
+from workflow_runner import REPO, TINY_EXPERIMENT, snakemake, tiny_config, write_config
+
+pytestmark = pytest.mark.slow
+
+NOTHING_TO_DO = "Nothing to be done"
+WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "cifar_noise", "config.yaml", "envs", "profiles")
+
+
+def planned_outputs(dry_run: str, rule: str) -> set[str]:
+    """The outputs of the ``rule`` jobs a dry run would run (their first output line)."""
+    found, current = set(), None
+    for line in dry_run.splitlines():
+        if match := re.match(r"(?:local)?rule (\w+):", line):
+            current = match.group(1)
+        elif current == rule and line.strip().startswith("output:"):
+            found.add(line.split(":", 1)[1].split(",")[0].strip())
+            current = None
+    return found
+
+
+def dry_run(workdir, config, *args, snakefile=None) -> str:
+    extra = ("--snakefile", str(snakefile)) if snakefile else ()
+    result = snakemake(workdir, "--dry-run", *extra, *args, config=config)
+    return result.stdout + result.stderr
+
+
+def test_a_moved_checkout_has_nothing_to_do(tmp_path, tiny_study):
+    """The workflow and the finished results (with .snakemake/) both copied elsewhere."""
+    workdir, config = tiny_study
+    moved = tmp_path / "elsewhere"
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy2
+        copy(source, moved / "repo" / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
+                                              if source.is_dir() else {}))
+    shutil.copytree(workdir, moved / "work", symlinks=True)  # copy2: modification times are kept
+    output = dry_run(moved / "work", moved / "work" / config.name, snakefile=moved / "repo" / "Snakefile")
+    assert NOTHING_TO_DO in output, output[-3000:]
+
+
+def test_descriptions_and_archive_paths_retrain_nothing_but_a_new_sigma_does(tmp_path, tiny_archive):
+    archive, md5 = tiny_archive
+    first = tmp_path / "first.tar.gz"
+    shutil.copy2(archive, first)
+    study = tiny_config(sweeps={}, experiments={
+        "baseline": {**TINY_EXPERIMENT, "noise": "none", "trials": 1},
+        "gaussian": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "trials": 1, "baseline": "baseline",
+                     "description": "Gaussian noise"},
+    })
+    study["data"]["archive"] = str(first)
+    config = write_config(tmp_path, study)
+    snakemake(tmp_path, config=config)
+    assert NOTHING_TO_DO in dry_run(tmp_path, config)
+
+    # the same archive at another path, with data.archive pointing there: content decides
+    second = tmp_path / "moved" / "cifar.tar.gz"
+    second.parent.mkdir()
+    shutil.move(first, second)
+    study["data"]["archive"] = str(second)
+    write_config(tmp_path, study)
+    assert NOTHING_TO_DO in dry_run(tmp_path, config)
+
+    # a reworded description redoes tables and plots, never a split, a shard or a trial
+    study["experiments"]["gaussian"]["description"] = "Additive Gaussian noise, reworded"
+    write_config(tmp_path, study)
+    output = dry_run(tmp_path, config)
+    assert planned_outputs(output, "aggregate_trials"), output[-3000:]
+    for rule in ("copy_local_archive", "extract_dataset", "split_dataset", "make_shard", "train_trial"):
+        assert not planned_outputs(output, rule), (rule, output[-3000:])
+
+    # a new sigma reruns exactly the Gaussian trial and its shards
+    study["experiments"]["gaussian"]["noise_params"] = {"sigma": 5}
+    write_config(tmp_path, study)
+    output = dry_run(tmp_path, config)
+    assert planned_outputs(output, "train_trial") == {"results/experiments/gaussian/trial-01/metrics.json"}
+    assert planned_outputs(output, "make_shard") == {"results/experiments/gaussian/trial-01/shards/shard-0000.npy"}
+    assert not planned_outputs(output, "split_dataset")
+    assert yaml.safe_load(config.read_text())["experiments"]["gaussian"]["noise_params"] == {"sigma": 5}

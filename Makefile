@@ -31,8 +31,9 @@ demo: setup
 study: setup
 	$(BIN)/snakemake --cores $(CORES) $(PROFILE) $(ARCHIVE_CONFIG)
 
+# ARCHIVE also gives the tests the real CIFAR-10 archive (they read $$CIFAR10_ARCHIVE).
 test: setup
-	$(BIN)/python -m pytest
+	$(if $(ARCHIVE),CIFAR10_ARCHIVE="$(abspath $(ARCHIVE))") $(BIN)/python -m pytest
 
 # Speed and memory figures of this machine -> benchmarks/results.md (about 10 minutes).
 benchmark: setup

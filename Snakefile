@@ -7,9 +7,10 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# Scripts run in fresh interpreters (or conda envs): let them import cifar_noise from here.
+# The Snakefile imports cifar_noise from here. Scripts run in fresh interpreters (or conda envs)
+# and import it through scripts/cifar_noise, a link to the package: Snakemake puts the scripts'
+# folder on their sys.path.
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
 
 
 # The full study is the default; `--configfile other.yaml` replaces it rather than merging into it.

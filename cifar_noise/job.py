@@ -9,7 +9,9 @@ exception leaves its traceback in the log and a one-line pointer on the terminal
 from __future__ import annotations
 
 import os
+import platform
 import sys
+import time
 import traceback
 from typing import Callable
 
@@ -17,10 +19,13 @@ from .errors import StudyError
 
 
 def _redirect_to(log_path: str) -> int:
-    """Point file descriptors 1 and 2 at ``log_path``; return a copy of the original stderr."""
+    """Point file descriptors 1 and 2 at ``log_path``, appended to (a retried job keeps the log of
+    the attempt that failed, under its own header); return a copy of the original stderr."""
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
     terminal = os.dup(2)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    os.write(log, f"=== {started}, host {platform.node()}, process {os.getpid()} ===\n".encode())
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(log, 1)

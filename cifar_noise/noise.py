@@ -1,6 +1,6 @@
 """The three perturbations of the study, on uint8 images (N, 32, 32, 3), 0-255 scale.
 
-As DEVELOPERS.md defines them (and as the notebook wrote them):
+As the notebook wrote them:
 
 - regional: ``patches`` random ``patch_size`` x ``patch_size`` squares per image, centre row and
   column uniform in [patch_size//2, 32 - patch_size//2) (the notebook's ``randrange(2, 30)``);

@@ -41,9 +41,9 @@ def noise_examples(images: np.ndarray, noise: str, params: dict, seed: int, path
     _save(fig, path)
 
 
-def accuracy_plot(trials: pd.DataFrame, path, experiments: list[str] | None = None) -> None:
+def accuracy_plot(trials: pd.DataFrame, path, experiments: list[str] | None = None, level: float = 0.95) -> None:
     """Test accuracy of every trial per experiment (in the given order), with the mean and its
-    95% t-interval."""
+    t-interval at confidence ``level``."""
     experiments = experiments or list(dict.fromkeys(trials["experiment"]))
     top = float(trials["val_accuracy"].max())
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(experiments) + 2), 4.2))
@@ -52,14 +52,14 @@ def accuracy_plot(trials: pd.DataFrame, path, experiments: list[str] | None = No
         jitter = np.linspace(-0.12, 0.12, len(acc)) if len(acc) > 1 else np.zeros(1)
         ax.scatter(i + jitter, acc, s=18, color="tab:blue", alpha=0.7, zorder=3,
                    label="trial" if i == 0 else None)
-        mean, low, high = mean_ci(acc)
+        mean, low, high = mean_ci(acc, level)
         top = max(top, high if not math.isnan(high) else top)
         if math.isnan(low):
             ax.scatter([i], [mean], marker="_", s=400, color="black", zorder=4,
                        label="mean" if i == 0 else None)
         else:
             ax.errorbar([i], [mean], yerr=[[mean - low], [high - mean]], fmt="_", markersize=20,
-                        color="black", capsize=6, zorder=4, label="mean, 95% CI" if i == 0 else None)
+                        color="black", capsize=6, zorder=4, label=f"mean, {level:.0%} CI" if i == 0 else None)
     ax.axhline(0.1, color="grey", linestyle=":", linewidth=1, label="chance (0.10)")
     ax.set_xticks(range(len(experiments)), experiments, rotation=30, ha="right")
     ax.set_ylabel("test accuracy")

@@ -10,7 +10,7 @@ from cifar_noise.plots import accuracy_plot, confusion_matrices, per_class_heatm
 def main(snakemake):
     trials = pd.read_csv(snakemake.input.csv)
     experiments = snakemake.params.experiments
-    accuracy_plot(trials, snakemake.output.accuracy, experiments)
+    accuracy_plot(trials, snakemake.output.accuracy, experiments, snakemake.params.level)
     per_class_heatmap(trials, experiments, snakemake.output.per_class)
 
     histories, confusion = {}, {}

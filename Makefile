@@ -13,7 +13,7 @@ ARCHIVE_CONFIG := $(if $(ARCHIVE),--config 'data={"archive": "$(abspath $(ARCHIV
 LOCK := $(if $(GPU),requirements-gpu.lock,requirements.lock)
 PROFILE := $(if $(GPU),--workflow-profile profiles/gpu,)
 
-.PHONY: setup demo study test benchmark lock lock-gpu clean
+.PHONY: setup demo study test lint benchmark lock lock-gpu clean
 
 # One .venv at a time: switching between the CPU and the GPU lock rebuilds it from scratch.
 $(VENV)/.installed-$(LOCK): $(LOCK)
@@ -34,6 +34,13 @@ study: setup
 # ARCHIVE also gives the tests the real CIFAR-10 archive (they read $$CIFAR10_ARCHIVE).
 test: setup
 	$(if $(ARCHIVE),CIFAR10_ARCHIVE="$(abspath $(ARCHIVE))") $(BIN)/python -m pytest
+
+# The four checks CI runs before the tests (configuration in pyproject.toml).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow
+	$(BIN)/snakemake --lint --cores 1
 
 # Speed and memory figures of this machine -> benchmarks/results.md (about 10 minutes).
 benchmark: setup

@@ -27,7 +27,7 @@ include: "workflow/rules/aggregate.smk"
 
 
 rule all:
-    localrule: True
+    default_target: True
     input:
         # Listed here too so that a trial whose outputs were deleted is redone by a plain run
         # (Snakemake does not look behind aggregates that are already up to date).
@@ -39,4 +39,4 @@ rule all:
         noise_example_files(),
         rules.plot_runtimes.output,
         rules.archive.output,
-    default_target: True
+    localrule: True

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
 import platform
 import random
@@ -40,7 +39,7 @@ from cifar_noise.provenance import cpu_name  # noqa: E402
 def notebook_regional(x):
     x = x.copy()
     for i in range(x.shape[0]):
-        for repeat in range(3):
+        for _ in range(3):
             loc_x = random.randrange(2, 30)
             loc_y = random.randrange(2, 30)
             for u in [-2, -1, 0, 1, 2]:
@@ -119,8 +118,9 @@ def child_noise(args) -> dict:
     params = DEFAULT_PARAMS[kind]
     build_shard(originals[:2000], 0, 2, 2000, kind, params, noise_seed=1, threads=2)  # warm-up
     shard = {}
-    result["generate_seconds"] = best_of(3, lambda: shard.update(x=build_shard(
-        originals, 0, 2, count, kind, params, noise_seed=1, threads=2)))
+    result["generate_seconds"] = best_of(
+        3, lambda: shard.update(x=build_shard(originals, 0, 2, count, kind, params, noise_seed=1, threads=2))
+    )
     with tempfile.TemporaryDirectory(dir=args.tmp) as folder:
         path = Path(folder) / "shard-0000.npy"
         result["write_seconds"] = best_of(3, lambda: write_shard(path, shard["x"]))
@@ -140,7 +140,7 @@ def child_gaussian_law(args) -> dict:
 
     flat = np.full((10_000, 32, 32, 3), 128, dtype=np.uint8)  # 30.7 M values far from the clip bounds
     diff = perturb(flat, "gaussian", {"sigma": 20.0}, np.random.default_rng(1)).astype(np.int64).ravel() - 128
-    law = dict(zip(*(a.tolist() for a in rounded_gaussian(20.0))))
+    law = dict(zip(*(a.tolist() for a in rounded_gaussian(20.0)), strict=True))
     return {"values": int(diff.size), **goodness_of_fit(diff, law)}
 
 
@@ -165,12 +165,19 @@ def child_train(args) -> dict:
     keras.utils.set_random_seed(1)
     model = build_model("seed_a", 1)
     if args.jit != "auto":
-        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"],
-                      jit_compile=args.jit == "on")
+        model.compile(
+            loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"], jit_compile=args.jit == "on"
+        )
     steps, batch = args.steps, args.batch
     count = steps * batch
-    result = {"mode": args.mode, "jit": args.jit, "threads": args.threads, "batch": batch,
-              "backend": keras.backend.backend(), "deterministic": args.deterministic}
+    result = {
+        "mode": args.mode,
+        "jit": args.jit,
+        "threads": args.threads,
+        "batch": batch,
+        "backend": keras.backend.backend(),
+        "deterministic": args.deterministic,
+    }
     if args.mode == "fit":  # the notebook's way: everything in memory as float32
         x = images(count).astype(np.float32) / 255
         y = keras.utils.to_categorical(np.random.default_rng(1).integers(0, 10, count), 10)
@@ -185,8 +192,10 @@ def child_train(args) -> dict:
             originals = images(count // 2)
             labels = np.random.default_rng(1).integers(0, 10, len(originals)).astype(np.uint8)
             save_npy(Path(folder) / "train.npy", originals)
-            write_shard(Path(folder) / "shard.npy", build_shard(originals, 0, 2, len(originals), "gaussian",
-                                                                 {"sigma": 20.0}, 1, threads=2))
+            write_shard(
+                Path(folder) / "shard.npy",
+                build_shard(originals, 0, 2, len(originals), "gaussian", {"sigma": 20.0}, 1, threads=2),
+            )
             data = TrainingImages(Path(folder) / "train.npy", labels, [Path(folder) / "shard.npy"], len(originals))
             stream = BatchStream(data, batch, seed=1, scale=True)
             for x, y in stream.epoch(99):  # compile
@@ -224,7 +233,7 @@ def child_pipeline(args) -> dict:
     for batch in (128, 512):
         stream = BatchStream(data, batch, seed=1, scale=True)
 
-        def epoch():
+        def epoch(stream=stream):
             for x, y in stream.epoch(0):
                 assert x.dtype == np.float32 and y.dtype == np.float32
 
@@ -232,7 +241,8 @@ def child_pipeline(args) -> dict:
     test = NpyRows(folder / "train.npy")  # evaluation reads contiguous ranges, as `evaluate` does
     result["eval"] = {}
     for batch in (128, 1000):
-        def evaluate():
+
+        def evaluate(batch=batch):
             for start in range(0, len(test), batch):
                 to_inputs(test.read_range(start, min(start + batch, len(test))), True)
 
@@ -261,28 +271,60 @@ def child_memory(args) -> dict:
     del originals
     shard_bytes = sum(p.stat().st_size for p in shards)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    params = {"experiment": "memory", "trial": 1, "train_size": train_size, "test_set": "rest",
-              "test_size": None, "architecture": "seed_a", "noise": "gaussian", "noise_params": {"sigma": 20.0},
-              "enlarge": enlarge, "epochs": 1, "batch_size": 128, "shuffle": "paired", "scale_inputs": True,
-              "evaluate_every_epoch": False, "shard_size": shard_size, "seed": 1,
-              "split_seed": 1, "noise_seed": 1, "train_seed": 1}
+    params = {
+        "experiment": "memory",
+        "trial": 1,
+        "train_size": train_size,
+        "test_set": "rest",
+        "test_size": None,
+        "architecture": "seed_a",
+        "noise": "gaussian",
+        "noise_params": {"sigma": 20.0},
+        "enlarge": enlarge,
+        "epochs": 1,
+        "batch_size": 128,
+        "shuffle": "paired",
+        "scale_inputs": True,
+        "evaluate_every_epoch": False,
+        "shard_size": shard_size,
+        "seed": 1,
+        "split_seed": 1,
+        "noise_seed": 1,
+        "train_seed": 1,
+    }
     inputs = {name: folder / f"{name}.npy" for name in ("train_images", "train_labels", "test_images", "test_labels")}
     inputs["shards"] = shards
-    outputs = {"model": folder / "out" / "model.keras", "history": folder / "out" / "history.csv",
-               "metrics": folder / "out" / "metrics.json"}
+    outputs = {
+        "model": folder / "out" / "model.keras",
+        "history": folder / "out" / "history.csv",
+        "metrics": folder / "out" / "metrics.json",
+    }
     started = time.perf_counter()
-    metrics = run_trial(params, inputs, outputs, folder / "checkpoints", threads=2, log=lambda m: None,
-                        max_steps_per_epoch=args.steps)
+    metrics = run_trial(
+        params, inputs, outputs, folder / "checkpoints", threads=2, log=lambda m: None, max_steps_per_epoch=args.steps
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"train_images": metrics["train_images"], "steps": args.steps, "test_images": metrics["test_images"],
-            "shard_gib": shard_bytes / 2**30, "peak_rss_gib": peak / 2**20, "rss_before_training_gib": before / 2**20,
-            "seconds": time.perf_counter() - started,
-            "float32_in_memory_gib": train_size * enlarge * 3072 * 4 / 2**30,
-            "float64_in_memory_gib": train_size * enlarge * 3072 * 8 / 2**30}
+    return {
+        "train_images": metrics["train_images"],
+        "steps": args.steps,
+        "test_images": metrics["test_images"],
+        "shard_gib": shard_bytes / 2**30,
+        "peak_rss_gib": peak / 2**20,
+        "rss_before_training_gib": before / 2**20,
+        "seconds": time.perf_counter() - started,
+        "float32_in_memory_gib": train_size * enlarge * 3072 * 4 / 2**30,
+        "float64_in_memory_gib": train_size * enlarge * 3072 * 8 / 2**30,
+    }
 
 
-CHILDREN = {"matmul": child_matmul, "noise": child_noise, "gaussian_law": child_gaussian_law,
-            "train": child_train, "pipeline": child_pipeline, "memory": child_memory}
+CHILDREN = {
+    "matmul": child_matmul,
+    "noise": child_noise,
+    "gaussian_law": child_gaussian_law,
+    "train": child_train,
+    "pipeline": child_pipeline,
+    "memory": child_memory,
+}
 
 # ---------------------------------------------------------------------------------------------
 # orchestration
@@ -325,17 +367,28 @@ def main() -> None:
 
     quick = args.quick
     tmp = tempfile.mkdtemp(prefix="cifar-noise-bench-", dir=args.tmp)
-    results = {"machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
-                           "date": time.strftime("%Y-%m-%d")}}
+    results = {
+        "machine": {
+            "cpu": cpu_name(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d"),
+        }
+    }
     print("matmul peak", file=sys.stderr)
     results["matmul"] = child("matmul", tmp=tmp)
 
     print("noise shards", file=sys.stderr)
     count = 10_000 if quick else 50_000
-    reference = {"regional": 100, "salt_pepper": 100, "gaussian": 20} if quick else \
-        {"regional": 500, "salt_pepper": 500, "gaussian": 100}
-    results["noise"] = [child("noise", "--kind", k, "--count", str(count), "--reference", str(reference[k]), tmp=tmp)
-                        for k in ("regional", "salt_pepper", "gaussian")]
+    reference = (
+        {"regional": 100, "salt_pepper": 100, "gaussian": 20}
+        if quick
+        else {"regional": 500, "salt_pepper": 500, "gaussian": 100}
+    )
+    results["noise"] = [
+        child("noise", "--kind", k, "--count", str(count), "--reference", str(reference[k]), tmp=tmp)
+        for k in ("regional", "salt_pepper", "gaussian")
+    ]
     results["gaussian_law"] = child("gaussian_law", tmp=tmp)
 
     print("input pipeline alone", file=sys.stderr)
@@ -343,18 +396,39 @@ def main() -> None:
 
     print("training throughput", file=sys.stderr)
     steps = "10" if quick else "40"
-    variants = [("stream", "auto", 2, 128), ("fit", "auto", 2, 128), ("stream", "on", 2, 128),
-                ("stream", "off", 2, 128), ("stream", "auto", 1, 128), ("stream", "auto", 2, 256)]
-    results["train"] = [child("train", "--mode", m, "--jit", j, "--threads", str(t), "--batch", str(b),
-                              "--steps", steps if b == 128 else str(int(steps) // 2), tmp=tmp)
-                        for m, j, t, b in variants]
+    variants = [
+        ("stream", "auto", 2, 128),
+        ("fit", "auto", 2, 128),
+        ("stream", "on", 2, 128),
+        ("stream", "off", 2, 128),
+        ("stream", "auto", 1, 128),
+        ("stream", "auto", 2, 256),
+    ]
+    results["train"] = [
+        child(
+            "train",
+            "--mode",
+            m,
+            "--jit",
+            j,
+            "--threads",
+            str(t),
+            "--batch",
+            str(b),
+            "--steps",
+            steps if b == 128 else str(int(steps) // 2),
+            tmp=tmp,
+        )
+        for m, j, t, b in variants
+    ]
     results["train"].append(child("train", "--mode", "stream", "--steps", steps, "--deterministic", "0", tmp=tmp))
     # other Keras backends, where installed (e.g. pip install torch==2.13.0 jax into .venv)
     for other in ("torch", "jax"):
         if importlib.util.find_spec(other) is not None:
             for mode in ("stream", "fit"):
-                results["train"].append(child("train", "--mode", mode, "--steps", steps, tmp=tmp,
-                                              env={"KERAS_BACKEND": other}))
+                results["train"].append(
+                    child("train", "--mode", mode, "--steps", steps, tmp=tmp, env={"KERAS_BACKEND": other})
+                )
 
     print("memory of a 50,000 x 10 trial", file=sys.stderr)
     memory_tmp = tempfile.mkdtemp(dir=tmp)
@@ -369,55 +443,84 @@ def main() -> None:
 def report(r: dict) -> str:
     peak = r["matmul"]["gflops"]
     m = r["machine"]
-    lines = [f"# Benchmarks ({m['date']})", "",
-             f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}. float32 matrix product "
-             f"(numpy, all cores): **{peak:.0f} GFLOP/s**, the peak that training is compared with.", "",
-             "## Noise shards", "",
-             "One shard of perturbed copies generated with both cores (`build_shard`), then written as .npy; "
-             "the notebook's per-pixel loop on a small sample; a plain memory copy of the same bytes as the "
-             "physical bound. Images per second:", "",
-             "| noise | ours | ours incl. writing | notebook loop | × notebook | memory copy | share of copy speed |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Benchmarks ({m['date']})",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}. float32 matrix product "
+        f"(numpy, all cores): **{peak:.0f} GFLOP/s**, the peak that training is compared with.",
+        "",
+        "## Noise shards",
+        "",
+        "One shard of perturbed copies generated with both cores (`build_shard`), then written as .npy; "
+        "the notebook's per-pixel loop on a small sample; a plain memory copy of the same bytes as the "
+        "physical bound. Images per second:",
+        "",
+        "| noise | ours | ours incl. writing | notebook loop | × notebook | memory copy | share of copy speed |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for n in r["noise"]:
-        lines.append(f"| {n['kind']} | {fmt(n['images_per_second'])} | {fmt(n['images_per_second_with_write'])} "
-                     f"| {fmt(n['notebook_images_per_second'])} "
-                     f"| {n['images_per_second'] / n['notebook_images_per_second']:,.0f}× "
-                     f"| {fmt(n['memcpy_images_per_second'])} "
-                     f"| {n['images_per_second'] / n['memcpy_images_per_second']:.1%} |")
+        lines.append(
+            f"| {n['kind']} | {fmt(n['images_per_second'])} | {fmt(n['images_per_second_with_write'])} "
+            f"| {fmt(n['notebook_images_per_second'])} "
+            f"| {n['images_per_second'] / n['notebook_images_per_second']:,.0f}× "
+            f"| {fmt(n['memcpy_images_per_second'])} "
+            f"| {n['images_per_second'] / n['memcpy_images_per_second']:.1%} |"
+        )
     law = r["gaussian_law"]
-    lines += ["", f"The table-sampled Gaussian against the exact law of round(N(0, 20²)): χ² = {law['chi2']:.1f} "
-              f"on {law['cells'] - 1} degrees of freedom over {law['values']:,} values, p = {law['p_value']:.3f}.",
-              "", "## Training throughput (seed_a, CPU)", "",
-              f"seed_a costs {r['train'][0]['flops_per_image'] / 1e6:.0f} MFLOP per image (forward + backward). "
-              "`stream` is the workflow's loop (uint8 originals and shard on disk, batches converted in a "
-              "background thread, `train_on_batch`); `fit` is a plain `model.fit` on an in-memory float32 "
-              "array, as the notebook did.", "",
-              "| backend | pipeline | XLA (jit_compile) | threads | batch | deterministic ops | images/s | share of matmul peak |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"The table-sampled Gaussian against the exact law of round(N(0, 20²)): χ² = {law['chi2']:.1f} "
+        f"on {law['cells'] - 1} degrees of freedom over {law['values']:,} values, p = {law['p_value']:.3f}.",
+        "",
+        "## Training throughput (seed_a, CPU)",
+        "",
+        f"seed_a costs {r['train'][0]['flops_per_image'] / 1e6:.0f} MFLOP per image (forward + backward). "
+        "`stream` is the workflow's loop (uint8 originals and shard on disk, batches converted in a "
+        "background thread, `train_on_batch`); `fit` is a plain `model.fit` on an in-memory float32 "
+        "array, as the notebook did.",
+        "",
+        "| backend | pipeline | XLA (jit_compile) | threads | batch | deterministic ops | images/s "
+        "| share of matmul peak |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for t in r["train"]:
         share = t["images_per_second"] * t["flops_per_image"] / 1e9 / peak
-        lines.append(f"| {t['backend']} | {t['mode']} | {t['jit']} | {t['threads']} | {t['batch']} "
-                     f"| {'yes' if t['deterministic'] else 'no'} | {fmt(t['images_per_second'])} | {share:.0%} |")
+        lines.append(
+            f"| {t['backend']} | {t['mode']} | {t['jit']} | {t['threads']} | {t['batch']} "
+            f"| {'yes' if t['deterministic'] else 'no'} | {fmt(t['images_per_second'])} | {share:.0%} |"
+        )
     pipe = r["pipeline"]
     train_128 = r["train"][0]["images_per_second"]
-    lines += ["", "## Input pipeline alone (no model)", "",
-              f"A trial's input without training: {pipe['train_images']:,} training images (uint8 originals + "
-              "shards of Gaussian copies on disk) read in a shuffled order and converted to float32 batches "
-              "with one-hot labels by the workflow's `BatchStream` (one reader thread beside the training "
-              f"thread), and {pipe['eval_images']:,} test images read in order and converted as `evaluate` does. "
-              f"Goal: 50,000 images/s per trial. Next to it, the streaming training above: {fmt(train_128)} images/s.",
-              "", "| stage | batch | images/s |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Input pipeline alone (no model)",
+        "",
+        f"A trial's input without training: {pipe['train_images']:,} training images (uint8 originals + "
+        "shards of Gaussian copies on disk) read in a shuffled order and converted to float32 batches "
+        "with one-hot labels by the workflow's `BatchStream` (one reader thread beside the training "
+        f"thread), and {pipe['eval_images']:,} test images read in order and converted as `evaluate` does. "
+        f"Goal: 50,000 images/s per trial. Next to it, the streaming training above: {fmt(train_128)} images/s.",
+        "",
+        "| stage | batch | images/s |",
+        "|---|---|---|",
+    ]
     lines += [f"| training batches | {b} | {fmt(v)} |" for b, v in pipe["train"].items()]
     lines += [f"| evaluation batches | {b} | {fmt(v)} |" for b, v in pipe["eval"].items()]
     stream, fit = r["train"][0], r["train"][1]
-    lines += ["", f"Streaming from shards vs in-memory fit: **{stream['images_per_second'] / fit['images_per_second']:.2f}×**.",
-              "", "## Memory", "",
-              f"One trial on {r['memory']['train_images']:,} training images (50,000 × 10, "
-              f"{r['memory']['shard_gib']:.2f} GiB of uint8 shards), {r['memory']['steps']} training steps of 128, "
-              f"then evaluation on {r['memory']['test_images']:,} test images, streamed: peak RSS "
-              f"**{r['memory']['peak_rss_gib']:.2f} GiB** (the same images as one float32 array: "
-              f"{r['memory']['float32_in_memory_gib']:.1f} GiB; as the notebook's float64: "
-              f"{r['memory']['float64_in_memory_gib']:.1f} GiB).", ""]
+    lines += [
+        "",
+        f"Streaming from shards vs in-memory fit: **{stream['images_per_second'] / fit['images_per_second']:.2f}×**.",
+        "",
+        "## Memory",
+        "",
+        f"One trial on {r['memory']['train_images']:,} training images (50,000 × 10, "
+        f"{r['memory']['shard_gib']:.2f} GiB of uint8 shards), {r['memory']['steps']} training steps of 128, "
+        f"then evaluation on {r['memory']['test_images']:,} test images, streamed: peak RSS "
+        f"**{r['memory']['peak_rss_gib']:.2f} GiB** (the same images as one float32 array: "
+        f"{r['memory']['float32_in_memory_gib']:.1f} GiB; as the notebook's float64: "
+        f"{r['memory']['float64_in_memory_gib']:.1f} GiB).",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -31,9 +31,20 @@ def trials_table(metrics: list[dict], descriptions: dict[str, str] | None = None
         row = {**params}
         row.update({key: m[key] for key in NOTEBOOK_COLUMNS})
         row.update({f"test_accuracy_{name}": m["per_class_accuracy"][name] for name in CLASS_NAMES})
-        for key in ("epochs", "train_images", "test_images", "train_seconds", "eval_seconds",
-                    "wall_seconds", "images_per_second", "resumed_from_epoch", "backend", "device",
-                    "threads", "git_commit"):
+        for key in (
+            "epochs",
+            "train_images",
+            "test_images",
+            "train_seconds",
+            "eval_seconds",
+            "wall_seconds",
+            "images_per_second",
+            "resumed_from_epoch",
+            "backend",
+            "device",
+            "threads",
+            "git_commit",
+        ):
             row[f"run_{key}" if key == "epochs" else key] = m.get(key)
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -67,16 +78,30 @@ def notebook_table(trials: pd.DataFrame, experiment: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparisons_table(trials: pd.DataFrame, comparisons: list[dict], level: float = 0.95,
-                      min_trials: int = 3) -> pd.DataFrame:
+def comparisons_table(
+    trials: pd.DataFrame, comparisons: list[dict], level: float = 0.95, min_trials: int = 3
+) -> pd.DataFrame:
     """Each noisy condition against its baseline(s): difference in test accuracy, Welch's t."""
     rows = []
     for comparison in comparisons:
         condition = trials.loc[trials["experiment"] == comparison["experiment"], "val_accuracy"]
         baseline = trials.loc[trials["experiment"] == comparison["baseline"], "val_accuracy"]
         rows.append({**comparison, **welch(condition, baseline, level, min_trials)})
-    columns = ["experiment", "baseline", "kind", "n", "n_baseline", "mean", "mean_baseline", "difference",
-               "ci_low", "ci_high", "df", "p_value", "flag"]
+    columns = [
+        "experiment",
+        "baseline",
+        "kind",
+        "n",
+        "n_baseline",
+        "mean",
+        "mean_baseline",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "df",
+        "p_value",
+        "flag",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -100,16 +125,21 @@ NOTEBOOK_FAILURE = (
 )
 
 
-def summary_markdown(trials: pd.DataFrame, comparisons: pd.DataFrame, experiments: dict, sweeps: dict,
-                     level: float = 0.95) -> str:
+def summary_markdown(
+    trials: pd.DataFrame, comparisons: pd.DataFrame, experiments: dict, sweeps: dict, level: float = 0.95
+) -> str:
     """results/summary.md: what a reader can paste into a paper."""
     pct = f"{level:.0%}"
-    lines = ["# Results summary", "",
-             f"{len(trials)} trials of {trials['experiment'].nunique()} experiments. Test accuracy is "
-             "measured once after training on the held-out test set; intervals are Student-t "
-             f"{pct} confidence intervals over trials.", "",
-             f"| experiment | description | model | train | noise | epochs | trials | mean test accuracy | {pct} CI |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Results summary",
+        "",
+        f"{len(trials)} trials of {trials['experiment'].nunique()} experiments. Test accuracy is "
+        "measured once after training on the held-out test set; intervals are Student-t "
+        f"{pct} confidence intervals over trials.",
+        "",
+        f"| experiment | description | model | train | noise | epochs | trials | mean test accuracy | {pct} CI |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, exp in experiments.items():
         acc = trials.loc[trials["experiment"] == name, "val_accuracy"]
         if acc.empty:
@@ -118,30 +148,42 @@ def summary_markdown(trials: pd.DataFrame, comparisons: pd.DataFrame, experiment
         noise = "none" if exp["noise"] == "none" else f"{exp['noise']} ×{exp['enlarge']}"
         if exp["shuffle"] == "unpaired":
             noise += " (labels unpaired)"
-        lines.append(f"| `{name}` | {exp['description']} | {exp['architecture']} | {exp['train_size']} | {noise} "
-                     f"| {exp['epochs']} | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
+        lines.append(
+            f"| `{name}` | {exp['description']} | {exp['architecture']} | {exp['train_size']} | {noise} "
+            f"| {exp['epochs']} | {len(acc)} | {mean:.4f} | {_ci(low, high)} |"
+        )
 
     if not comparisons.empty:
-        lines += ["", "## Noisy conditions against their baselines", "",
-                  "Difference in mean test accuracy (condition − baseline) with Welch's t-test (unequal "
-                  f"variances): {pct} confidence interval on the Welch–Satterthwaite degrees of freedom and "
-                  "a two-sided p-value. A *step-matched* baseline trains on the original images for k·E "
-                  "epochs, i.e. as many optimizer steps and images seen as the ×k condition trained for E "
-                  "epochs; the notebook compared unequal budgets.", "",
-                  f"| condition | baseline | comparison | trials | mean | baseline mean | difference | {pct} CI | p | note |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Noisy conditions against their baselines",
+            "",
+            "Difference in mean test accuracy (condition − baseline) with Welch's t-test (unequal "
+            f"variances): {pct} confidence interval on the Welch–Satterthwaite degrees of freedom and "
+            "a two-sided p-value. A *step-matched* baseline trains on the original images for k·E "
+            "epochs, i.e. as many optimizer steps and images seen as the ×k condition trained for E "
+            "epochs; the notebook compared unequal budgets.",
+            "",
+            f"| condition | baseline | comparison | trials | mean | baseline mean | difference | {pct} CI | p | note |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for _, row in comparisons.iterrows():
             lines.append(
                 f"| `{row['experiment']}` | `{row['baseline']}` | {row['kind']} | {row['n']} vs {row['n_baseline']} "
                 f"| {row['mean']:.4f} | {row['mean_baseline']:.4f} | {row['difference']:+.4f} "
-                f"| {_ci(row['ci_low'], row['ci_high'], sign='+')} | {_p(row['p_value'])} | {row['flag']} |")
+                f"| {_ci(row['ci_low'], row['ci_high'], sign='+')} | {_p(row['p_value'])} | {row['flag']} |"
+            )
 
     if sweeps:
         lines += ["", "## Noise sweeps", ""]
         for name, sweep in sweeps.items():
-            lines += [f"**{sweep['description']}** (`{name}`, varying {sweep['vary']})", "",
-                      f"| {sweep['vary']} | experiment | trials | mean test accuracy | {pct} CI |", "|---|---|---|---|---|"]
-            for value, exp_name in zip(sweep["values"], sweep["experiments"]):
+            lines += [
+                f"**{sweep['description']}** (`{name}`, varying {sweep['vary']})",
+                "",
+                f"| {sweep['vary']} | experiment | trials | mean test accuracy | {pct} CI |",
+                "|---|---|---|---|---|",
+            ]
+            for value, exp_name in zip(sweep["values"], sweep["experiments"], strict=True):
                 acc = trials.loc[trials["experiment"] == exp_name, "val_accuracy"]
                 mean, low, high = mean_ci(acc, level)
                 lines.append(f"| {value:g} | `{exp_name}` | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
@@ -154,7 +196,10 @@ def summary_markdown(trials: pd.DataFrame, comparisons: pd.DataFrame, experiment
         for name in unpaired:
             twin = _paired_twin(name, experiments)
             acc = trials.loc[trials["experiment"] == name, "val_accuracy"]
-            text = f"`{name}` shuffles images and labels independently, as the notebook did: mean test accuracy {acc.mean():.4f}"
+            text = (
+                f"`{name}` shuffles images and labels independently, as the notebook did: mean test "
+                f"accuracy {acc.mean():.4f}"
+            )
             if twin and twin in present:
                 twin_acc = trials.loc[trials["experiment"] == twin, "val_accuracy"].mean()
                 text += f", against {twin_acc:.4f} for `{twin}`, the same experiment with one shared permutation"

@@ -69,8 +69,10 @@ def gpu_names() -> list[str]:
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
-                for gpu in tf.config.list_physical_devices("GPU")]
+        return [
+            tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+            for gpu in tf.config.list_physical_devices("GPU")
+        ]
     if backend == "torch":
         import torch
 
@@ -111,11 +113,12 @@ def require_gpu() -> list[str]:
         f"this training job asked for a GPU, but the Keras backend {backend} sees none: {problem} "
         f"(CUDA_VISIBLE_DEVICES={visible}{build}). Fix: install the GPU environment (make setup GPU=1, "
         "which trains with KERAS_BACKEND=torch and a CUDA build of PyTorch) on a machine where "
-        "nvidia-smi lists a GPU, or train on the CPU by leaving out the GPU profile")
+        "nvidia-smi lists a GPU, or train on the CPU by leaving out the GPU profile"
+    )
 
 
 def device_description() -> str:
-    """"GPU: <name>" when the backend trains on a GPU, else "CPU: <model name>"."""
+    """ "GPU: <name>" when the backend trains on a GPU, else "CPU: <model name>"."""
     try:
         names = gpu_names()
     except Exception:  # a broken driver must not stop a CPU run from being described

@@ -28,8 +28,16 @@ TEST_BATCH = "test_batch"
 META = "batches.meta"
 NUM_CLASSES = 10
 CLASS_NAMES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 IMAGE_BYTES = 32 * 32 * 3
 
@@ -125,6 +133,7 @@ def write_archive(path: str | os.PathLike, data: Cifar10, batches: int = 5) -> N
 
     The training images are cut into ``batches`` consecutive batches, as in the real file.
     """
+
     def pickled(images, labels, label):
         flat = np.ascontiguousarray(images.transpose(0, 3, 1, 2)).reshape(len(images), IMAGE_BYTES)
         return pickle.dumps(
@@ -139,7 +148,7 @@ def write_archive(path: str | os.PathLike, data: Cifar10, batches: int = 5) -> N
 
     with tarfile.open(path, "w:gz") as tar:
         chunks = np.array_split(np.arange(len(data.train_images)), batches)
-        for i, (name, idx) in enumerate(zip(TRAIN_BATCHES, chunks), start=1):
+        for i, (name, idx) in enumerate(zip(TRAIN_BATCHES, chunks, strict=True), start=1):
             add(tar, name, pickled(data.train_images[idx], data.train_labels[idx], f"training batch {i} of 5"))
         add(tar, TEST_BATCH, pickled(data.test_images, data.test_labels, "testing batch 1 of 1"))
         meta = {b"label_names": [n.encode() for n in CLASS_NAMES], b"num_vis": IMAGE_BYTES}

@@ -8,7 +8,6 @@ logic.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +17,14 @@ import yaml
 from .download import verify_local_archive
 from .errors import StudyError
 from .fileio import file_digest
-from .noise import DEFAULT_PARAMS, condition_slug
+from .noise import NOISES, condition_slug, default_params, noise_types
+from .shards import shard_count
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 RESULTS = "results"
 
 # Which noise parameters mean something for which noise type.
-NOISE_PARAM_KEYS = {name: set(params) for name, params in DEFAULT_PARAMS.items()}
+NOISE_PARAM_KEYS = {name: set(default_params(name)) for name in noise_types()}
 
 # Codes that keep the seeds of different purposes apart.
 _SEED_PURPOSE = {"split": 1, "noise": 2, "train": 3}
@@ -44,17 +44,33 @@ def _path(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+# Keys that older configs had, and where their setting lives now (runtime settings are profiles').
+MOVED_KEYS = {
+    "training.gpus": "GPUs are no longer set in the config: train on GPUs with "
+    "`snakemake --workflow-profile profiles/gpu` (or profiles/slurm on a cluster); see README.md",
+    "training.threads": "threads are no longer set in the config: use the profile's set-threads "
+    "(train_trial: N) or `--set-threads train_trial=N`",
+    "shards.threads": "threads are no longer set in the config: use the profile's set-threads "
+    "(make_shard: N) or `--set-threads make_shard=N`",
+    "training.eval_batch_size": "no longer a setting: evaluation runs in batches of 1,000 images "
+    "(it changes memory use, never results); remove the key",
+}
+
+
 def _describe(error) -> str:
     where = _path(error)
-    if error.validator == "additionalProperties" and list(error.absolute_path) == ["training"] \
-            and "'gpus'" in error.message:
-        return ("training.gpus: GPUs are no longer set in the config: train on GPUs with "
-                "`snakemake --workflow-profile profiles/gpu` (or profiles/slurm on a cluster); see README.md")
+    if error.validator == "additionalProperties":
+        for key, advice in MOVED_KEYS.items():
+            parent, name = key.rsplit(".", 1)
+            if where == parent and isinstance(error.instance, dict) and name in error.instance:
+                return f"{key}: {advice}"
     if error.validator == "additionalProperties":
         return f"{where}: {error.message} (check the spelling; allowed keys are in {SCHEMA_PATH.name})"
     if "propertyNames" in error.relative_schema_path:
-        return (f"{where}: experiment name {error.instance!r} is not allowed: names become folder "
-                "names, so use letters, digits, '_', '.' and '-' only (no spaces or slashes)")
+        return (
+            f"{where}: experiment name {error.instance!r} is not allowed: names become folder "
+            "names, so use letters, digits, '_', '.' and '-' only (no spaces or slashes)"
+        )
     return f"{where}: {error.message}"
 
 
@@ -76,11 +92,49 @@ def _fill_defaults(instance, schema, root):
                 _fill_defaults(value, extra, root)
 
 
+def complete_schema(schema: dict) -> dict:
+    """Fill the schema's noise and architecture parts in from the registries (cifar_noise.noise.NOISES,
+    cifar_noise.models.ARCHITECTURES), so that a noise or an architecture is declared in one place."""
+    from .models import ARCHITECTURES
+
+    schema["properties"]["noise"]["properties"] = {
+        name: {
+            "type": "object",
+            "additionalProperties": False,
+            "default": {},
+            "description": noise.description,
+            "properties": copy.deepcopy(noise.params),
+        }
+        for name, noise in NOISES.items()
+    }
+    overrides: dict[str, dict] = {}  # an experiment's noise_params: any noise's parameters, no defaults
+    for noise in NOISES.values():
+        for key, spec in noise.params.items():
+            spec = {k: v for k, v in spec.items() if k not in ("default", "description")}
+            if overrides.setdefault(key, spec) != spec:
+                raise ValueError(f"noise parameter {key!r} is declared with two different schemas")
+    experiment = schema["$defs"]["experiment"]["properties"]
+    experiment["noise"] = {"enum": list(noise_types())}
+    experiment["architecture"] = {"enum": list(ARCHITECTURES)}
+    experiment["noise_params"]["properties"] = overrides
+    schema["properties"]["sweeps"]["additionalProperties"]["properties"]["vary"] = {"enum": [*overrides, "enlarge"]}
+    return schema
+
+
+def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
+    return complete_schema(yaml.safe_load(Path(schema_path).read_text()))
+
+
 def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
-    """Return a validated copy of ``config`` with defaults filled in; StudyError names the bad key."""
+    """Return a validated copy of ``config`` with defaults filled in; StudyError names the bad key.
+
+    Not ``snakemake.utils.validate(config, schema, set_default=True)``: it stops at the first error
+    with jsonschema's own text, which names neither the dotted key nor the fix, and it fills no
+    defaults under ``additionalProperties`` (each experiment's and sweep's defaults).
+    """
     import jsonschema
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_schema(schema_path)
     config = copy.deepcopy(config) if config is not None else {}
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), _path(e)))
@@ -96,7 +150,7 @@ def noise_params(config: dict, exp: dict) -> dict:
     """The full noise parameters of an experiment: built-in defaults < config noise < overrides."""
     if exp["noise"] == "none":
         return {}
-    return {**DEFAULT_PARAMS[exp["noise"]], **config["noise"][exp["noise"]], **exp["noise_params"]}
+    return {**default_params(exp["noise"]), **config["noise"][exp["noise"]], **exp["noise_params"]}
 
 
 def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
@@ -104,25 +158,34 @@ def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
     unknown = set(exp["noise_params"]) - NOISE_PARAM_KEYS[exp["noise"]]
     if unknown:
         allowed = ", ".join(sorted(NOISE_PARAM_KEYS[exp["noise"]])) or "none"
-        problems.append(f"{where}.noise_params: {', '.join(sorted(unknown))} do not apply to noise "
-                        f"{exp['noise']!r} (allowed: {allowed})")
+        problems.append(
+            f"{where}.noise_params: {', '.join(sorted(unknown))} do not apply to noise "
+            f"{exp['noise']!r} (allowed: {allowed})"
+        )
     if exp["noise"] == "none" and exp["enlarge"] != 1:
-        problems.append(f"{where}.enlarge: is {exp['enlarge']} but noise is 'none'; exact copies add "
-                        "nothing but epochs: set enlarge to 1 and raise epochs instead")
+        problems.append(
+            f"{where}.enlarge: is {exp['enlarge']} but noise is 'none'; exact copies add "
+            "nothing but epochs: set enlarge to 1 and raise epochs instead"
+        )
     if exp["noise"] != "none" and exp["enlarge"] < 2:
-        problems.append(f"{where}.enlarge: noise {exp['noise']!r} needs enlarge >= 2 (1 trains on the "
-                        "originals only); set enlarge, or noise: none")
+        problems.append(
+            f"{where}.enlarge: noise {exp['noise']!r} needs enlarge >= 2 (1 trains on the "
+            "originals only); set enlarge, or noise: none"
+        )
     if exp["test_set"] == "rest" and exp["train_size"] >= 50000:
-        problems.append(f"{where}.test_set: 'rest' with train_size {exp['train_size']} leaves no "
-                        "training images to test on; use test_set: official")
+        problems.append(
+            f"{where}.test_set: 'rest' with train_size {exp['train_size']} leaves no "
+            "training images to test on; use test_set: official"
+        )
     available = (60000 - exp["train_size"]) if exp["test_set"] == "rest" else 10000
     if exp["test_size"] and exp["test_size"] > available:
-        problems.append(f"{where}.test_size: {exp['test_size']} is more than the {available} images of "
-                        f"test_set {exp['test_set']!r} with train_size {exp['train_size']}")
+        problems.append(
+            f"{where}.test_size: {exp['test_size']} is more than the {available} images of "
+            f"test_set {exp['test_set']!r} with train_size {exp['train_size']}"
+        )
     patch_size = None if unknown or exp["noise"] != "regional" else noise_params(config, exp)["patch_size"]
     if patch_size is not None and patch_size % 2 == 0:
-        problems.append(f"{where}: regional patch_size must be odd (a square with a centre pixel), "
-                        f"not {patch_size}")
+        problems.append(f"{where}: regional patch_size must be odd (a square with a centre pixel), not {patch_size}")
     return problems
 
 
@@ -170,8 +233,18 @@ def _sweep_point(sweep: dict, value: float) -> dict:
 
 # What makes two experiments the same computation (their names, descriptions and trial counts
 # aside): identical definitions give identical trials, so they are run once.
-DEFINITION_FIELDS = ("train_size", "test_set", "test_size", "architecture", "noise", "noise_params",
-                     "enlarge", "epochs", "batch_size", "shuffle")
+DEFINITION_FIELDS = (
+    "train_size",
+    "test_set",
+    "test_size",
+    "architecture",
+    "noise",
+    "noise_params",
+    "enlarge",
+    "epochs",
+    "batch_size",
+    "shuffle",
+)
 
 
 def _definition(exp: dict, config: dict) -> tuple:
@@ -215,8 +288,12 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
             label = f"{sweep['description'] or name}: {sweep['vary']}={value:g}"
             point["description"] = label
             points.append(add(f"{name}-{sweep['vary']}{value:g}", point))
-        sweeps[name] = {"vary": sweep["vary"], "values": list(sweep["values"]), "experiments": points,
-                        "description": sweep["description"] or name}
+        sweeps[name] = {
+            "vary": sweep["vary"],
+            "values": list(sweep["values"]),
+            "experiments": points,
+            "description": sweep["description"] or name,
+        }
 
     comparisons = []
     for name, exp in config["experiments"].items():
@@ -226,9 +303,15 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
         matched = None
         if config["matched_baselines"]:
             epochs = exp["epochs"] * exp["enlarge"]
-            baseline = {**exp, "noise": "none", "noise_params": {}, "enlarge": 1, "epochs": epochs,
-                        "baseline": None,
-                        "description": f"No noise, {epochs} epochs (step-matched baseline)"}
+            baseline = {
+                **exp,
+                "noise": "none",
+                "noise_params": {},
+                "enlarge": 1,
+                "epochs": epochs,
+                "baseline": None,
+                "description": f"No noise, {epochs} epochs (step-matched baseline)",
+            }
             label = f"no_noise-{exp['train_size']}-{epochs}ep-b{exp['batch_size']}"
             if exp["architecture"] != "seed_a":
                 label += f"-{exp['architecture']}"
@@ -277,8 +360,10 @@ class Study:
             self._local_md5 = file_digest(self.config["data"]["archive"], "md5")
         return self._local_md5
 
-    DATASET = {name: f"{RESULTS}/data/cifar10/{name}.npy"
-               for name in ("train_images", "train_labels", "test_images", "test_labels")}
+    DATASET = {
+        name: f"{RESULTS}/data/cifar10/{name}.npy"
+        for name in ("train_images", "train_labels", "test_images", "test_labels")
+    }
 
     # ---- trials ---------------------------------------------------------------------------
     def trials(self, experiment: str | None = None) -> list[Trial]:
@@ -306,14 +391,18 @@ class Study:
             for trial in range(1, self.experiments[name]["trials"] + 1):
                 if self.split_id(name, trial) == split_id:
                     exp = self.experiments[name]
-                    return {"train_size": exp["train_size"], "test_set": exp["test_set"],
-                            "test_size": exp["test_size"], "shuffle": exp["shuffle"],
-                            "seed": derive_seed(self.config["seed"], "split", trial)}
+                    return {
+                        "train_size": exp["train_size"],
+                        "test_set": exp["test_set"],
+                        "test_size": exp["test_size"],
+                        "shuffle": exp["shuffle"],
+                        "seed": derive_seed(self.config["seed"], "split", trial),
+                    }
         raise StudyError(f"no experiment uses split {split_id!r}")
 
     def shard_count(self, name: str) -> int:
         exp = self.experiment(name)
-        return math.ceil(exp["train_size"] * (exp["enlarge"] - 1) / self.config["shards"]["size"])
+        return shard_count(exp["train_size"], exp["enlarge"], self.config["shards"]["size"])
 
     def shard_files(self, name: str, trial: int) -> list[str]:
         folder = f"{Trial(name, int(trial)).folder}/shards"

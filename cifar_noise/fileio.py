@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -93,8 +93,9 @@ def npy_layout(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, int]
     """
     with open(path, "rb") as handle:
         version = np.lib.format.read_magic(handle)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(
+            version
+        )
         if read_header is None:
             raise ValueError(f"{path}: unsupported .npy format version {version}")
         shape, fortran_order, dtype = read_header(handle)

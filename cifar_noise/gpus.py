@@ -18,8 +18,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import StudyError
 
@@ -59,8 +59,13 @@ def slot_order(gpus: list[str], trials_per_gpu: int) -> list[tuple[str, int]]:
     return [(gpu, slot) for slot in range(trials_per_gpu) for gpu in gpus]
 
 
-def claim_gpu(lock_dir: str | os.PathLike | None = None, env=os.environ, poll_seconds: float = 2.0,
-              log: Callable[[str], None] = print, trials_per_gpu: int = 1) -> str | None:
+def claim_gpu(
+    lock_dir: str | os.PathLike | None = None,
+    env=os.environ,
+    poll_seconds: float = 2.0,
+    log: Callable[[str], None] = print,
+    trials_per_gpu: int = 1,
+) -> str | None:
     """Claim a free slot of a GPU for this process and set CUDA_VISIBLE_DEVICES to its GPU; return
     the GPU's id. Returns None (and changes nothing) when a scheduler already chose the GPUs. Waits
     while every slot is taken; raises StudyError when no GPU is visible at all."""
@@ -75,7 +80,8 @@ def claim_gpu(lock_dir: str | os.PathLike | None = None, env=os.environ, poll_se
         raise StudyError(
             "this training job asked for a GPU, but none is visible "
             f"(CUDA_VISIBLE_DEVICES={env.get('CUDA_VISIBLE_DEVICES', '<unset>')}, {smi}). Fix: run on a "
-            "machine with a GPU and its driver, or train on the CPU by leaving out the GPU profile")
+            "machine with a GPU and its driver, or train on the CPU by leaving out the GPU profile"
+        )
     folder = Path(lock_dir) if lock_dir else default_lock_dir(env)
     folder.mkdir(parents=True, exist_ok=True)
     waited = 0.0
@@ -95,7 +101,9 @@ def claim_gpu(lock_dir: str | os.PathLike | None = None, env=os.environ, poll_se
             log(f"claimed slot {slot + 1} of {trials_per_gpu} on GPU {gpu} (lock {lock})")
             return gpu
         if waited % 60 < poll_seconds:
-            log(f"all {len(gpus) * trials_per_gpu} GPU slots ({len(gpus)} GPUs x {trials_per_gpu}) are "
-                "taken by other jobs; waiting")
+            log(
+                f"all {len(gpus) * trials_per_gpu} GPU slots ({len(gpus)} GPUs x {trials_per_gpu}) are "
+                "taken by other jobs; waiting"
+            )
         time.sleep(poll_seconds)
         waited += poll_seconds

@@ -13,7 +13,7 @@ import platform
 import sys
 import time
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import StudyError
 

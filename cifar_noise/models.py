@@ -1,8 +1,41 @@
-"""The notebook's two architectures, in backend-agnostic Keras 3."""
+"""The notebook's two architectures, in backend-agnostic Keras 3.
+
+ARCHITECTURES is the one registry of models: the config schema's list of architectures is made
+from it. Each entry builds the layer stack from two seeded initializer factories.
+"""
 
 from __future__ import annotations
 
-ARCHITECTURES = ("seed_a", "seed_b")
+from collections.abc import Callable
+
+
+def _seed_a(layers, glorot, he) -> list:
+    return [
+        layers.Conv2D(64, 3, activation="relu", padding="same", kernel_initializer=glorot()),
+        layers.Conv2D(64, 3, activation="relu", padding="same", kernel_initializer=glorot()),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu", kernel_regularizer="l2", kernel_initializer=glorot()),
+        layers.Dense(30, activation="relu", kernel_initializer=glorot()),
+        layers.Dense(10, activation="softmax", kernel_initializer=glorot()),
+    ]
+
+
+def _seed_b(layers, glorot, he) -> list:
+    return [
+        layers.Conv2D(32, 3, activation="relu", padding="same", kernel_initializer=he()),
+        layers.Conv2D(32, 3, activation="relu", padding="same", kernel_initializer=he()),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu", padding="same", kernel_initializer=he()),
+        layers.Conv2D(64, 3, activation="relu", padding="same", kernel_initializer=he()),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu", kernel_initializer=he()),
+        layers.Dense(10, activation="softmax", kernel_initializer=glorot()),
+    ]
+
+
+ARCHITECTURES: dict[str, Callable[..., list]] = {"seed_a": _seed_a, "seed_b": _seed_b}
 
 
 def build_model(architecture: str, seed: int):
@@ -10,40 +43,17 @@ def build_model(architecture: str, seed: int):
     import keras
     from keras import layers
 
-    init = keras.initializers
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; expected one of {', '.join(ARCHITECTURES)}")
     counter = iter(range(1_000_000))
 
     def glorot():  # each layer gets its own seeded initializer, so weights depend only on ``seed``
-        return init.GlorotUniform(seed=seed + next(counter))
+        return keras.initializers.GlorotUniform(seed=seed + next(counter))
 
     def he():
-        return init.HeUniform(seed=seed + next(counter))
+        return keras.initializers.HeUniform(seed=seed + next(counter))
 
-    if architecture == "seed_a":
-        stack = [
-            layers.Conv2D(64, 3, activation="relu", padding="same", kernel_initializer=glorot()),
-            layers.Conv2D(64, 3, activation="relu", padding="same", kernel_initializer=glorot()),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(128, activation="relu", kernel_regularizer="l2", kernel_initializer=glorot()),
-            layers.Dense(30, activation="relu", kernel_initializer=glorot()),
-            layers.Dense(10, activation="softmax", kernel_initializer=glorot()),
-        ]
-    elif architecture == "seed_b":
-        stack = [
-            layers.Conv2D(32, 3, activation="relu", padding="same", kernel_initializer=he()),
-            layers.Conv2D(32, 3, activation="relu", padding="same", kernel_initializer=he()),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, activation="relu", padding="same", kernel_initializer=he()),
-            layers.Conv2D(64, 3, activation="relu", padding="same", kernel_initializer=he()),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(128, activation="relu", kernel_initializer=he()),
-            layers.Dense(10, activation="softmax", kernel_initializer=glorot()),
-        ]
-    else:
-        raise ValueError(f"unknown architecture {architecture!r}; expected one of {', '.join(ARCHITECTURES)}")
-
+    stack = ARCHITECTURES[architecture](layers, glorot, he)
     model = keras.Sequential([keras.Input((32, 32, 3)), *stack], name=architecture)
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     return model

@@ -1,6 +1,7 @@
-"""The three perturbations of the study, on uint8 images (N, 32, 32, 3), 0-255 scale.
+"""The perturbations of the study, on uint8 images (N, 32, 32, 3), 0-255 scale: the notebook's
+three, and Cutout to compare them with. Each is one function registered in NOISES.
 
-As the notebook wrote them:
+The notebook's, as it wrote them:
 
 - regional: ``patches`` random ``patch_size`` x ``patch_size`` squares per image, centre row and
   column uniform in [patch_size//2, 32 - patch_size//2) (the notebook's ``randrange(2, 30)``);
@@ -8,6 +9,10 @@ As the notebook wrote them:
 - salt_pepper: each pixel independently with probability ``probability``; each of its channel values
   gets ``+= U(-amplitude, amplitude)``.
 - gaussian: every channel value gets ``+= N(0, sigma^2)``.
+
+Cutout (DeVries & Taylor 2017), the augmentation researchers usually compare against: one
+``size`` x ``size`` square per image, its centre uniform over the image and cut off at the border,
+set to 0.
 
 Deviation from the notebook, which added the noise to unclipped float64 arrays: we store uint8, so
 the perturbed value is rounded to the nearest integer once (after all noise of an image is added)
@@ -20,17 +25,48 @@ far faster than drawing float normals and identical in distribution up to 2**-32
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
-NOISE_TYPES = ("none", "regional", "salt_pepper", "gaussian")
-DEFAULT_PARAMS = {
-    "none": {},
-    "regional": {"patches": 3, "patch_size": 5, "amplitude": 25.0},
-    "salt_pepper": {"probability": 0.1, "amplitude": 50.0},
-    "gaussian": {"sigma": 20.0},
-}
+
+@dataclass(frozen=True)
+class NoiseType:
+    """One kind of noise: ``apply(images, out, rng, **params)`` writes perturbed copies of uint8
+    ``images`` into ``out``; ``params`` holds each parameter's JSON schema, with its default."""
+
+    apply: Callable[..., None]
+    params: dict[str, dict]
+    description: str
+
+    @property
+    def defaults(self) -> dict:
+        return {name: spec["default"] for name, spec in self.params.items()}
+
+
+# The one registry of noises: the config schema's noise enums, parameters and defaults are made
+# from it (cifar_noise.config), and every noise gets its example plot. Adding a noise is one
+# function with @register, plus its tests.
+NOISES: dict[str, NoiseType] = {}
+
+
+def register(name: str, description: str, **params: dict):
+    def add(apply):
+        NOISES[name] = NoiseType(apply, params, description)
+        return apply
+
+    return add
+
+
+def noise_types() -> tuple[str, ...]:
+    return ("none", *NOISES)
+
+
+def default_params(noise: str) -> dict:
+    return {} if noise == "none" else NOISES[noise].defaults
+
 
 # Images are perturbed in blocks this small so that the temporaries stay in the CPU cache.
 _BLOCK = 64
@@ -125,6 +161,7 @@ def _round_clip(values: np.ndarray, out: np.ndarray) -> None:
     out[...] = values
 
 
+@register("gaussian", "every channel value += N(0, sigma^2)", sigma={"type": "number", "minimum": 0, "default": 20})
 def _gaussian(images, out, rng, sigma):
     if sigma == 0:
         out[...] = images
@@ -133,13 +170,19 @@ def _gaussian(images, out, rng, sigma):
     flat_in = images.reshape(len(images), -1)
     flat_out = out.reshape(len(out), -1)
     for start in range(0, len(images), _BLOCK):
-        block = flat_in[start:start + _BLOCK]
+        block = flat_in[start : start + _BLOCK]
         noise = sampler.sample(_uint32_words(rng, block.size)).reshape(block.shape)
         noise += block
         np.clip(noise, 0, 255, out=noise)
-        flat_out[start:start + _BLOCK] = noise
+        flat_out[start : start + _BLOCK] = noise
 
 
+@register(
+    "salt_pepper",
+    "each pixel with probability p: every channel value += U(-amplitude, amplitude)",
+    probability={"type": "number", "minimum": 0, "maximum": 1, "default": 0.1},
+    amplitude={"type": "number", "minimum": 0, "default": 50},
+)
 def _salt_pepper(images, out, rng, probability, amplitude):
     out[...] = images
     n = len(images)
@@ -153,11 +196,18 @@ def _salt_pepper(images, out, rng, probability, amplitude):
     out[hit] = clipped
 
 
+@register(
+    "regional",
+    "random patch_size x patch_size squares: every channel value inside += U(-amplitude, amplitude)",
+    patches={"type": "integer", "minimum": 1, "default": 3},
+    patch_size={"type": "integer", "minimum": 1, "maximum": 31, "default": 5, "description": "odd number of pixels"},
+    amplitude={"type": "number", "minimum": 0, "default": 25},
+)
 def _regional(images, out, rng, patches, patch_size, amplitude):
     half = patch_size // 2
     offsets = np.arange(patch_size) - half
     for start in range(0, len(images), _BLOCK):
-        block = images[start:start + _BLOCK]
+        block = images[start : start + _BLOCK]
         n = len(block)
         field = np.zeros(block.shape, dtype=np.float64)
         centres = rng.integers(half, 32 - half, size=(n, patches, 2))
@@ -168,7 +218,25 @@ def _regional(images, out, rng, patches, patch_size, amplitude):
         for p in range(patches):  # one patch at a time, so that overlapping patches add up
             field[image[:, 0], rows[:, p], cols[:, p]] += noise[:, p]
         field += block
-        _round_clip(field, out[start:start + n])
+        _round_clip(field, out[start : start + n])
+
+
+@register(
+    "cutout",
+    "Cutout (DeVries & Taylor 2017): one size x size square per image, centre uniform over the image "
+    "(the square is cut off at the border), set to 0 in every channel",
+    size={"type": "integer", "minimum": 1, "maximum": 32, "default": 16},
+)
+def _cutout(images, out, rng, size):
+    out[...] = images
+    n = len(images)
+    centres = rng.integers(0, 32, size=(n, 2))
+    low = np.clip(centres - size // 2, 0, 32)
+    high = np.clip(centres - size // 2 + size, 0, 32)
+    grid = np.arange(32)
+    rows = (grid[None, :] >= low[:, :1]) & (grid[None, :] < high[:, :1])  # (n, 32)
+    cols = (grid[None, :] >= low[:, 1:]) & (grid[None, :] < high[:, 1:])
+    out[rows[:, :, None] & cols[:, None, :]] = 0
 
 
 def perturb_into(images: np.ndarray, out: np.ndarray, noise: str, params: dict, rng: np.random.Generator) -> None:
@@ -177,14 +245,10 @@ def perturb_into(images: np.ndarray, out: np.ndarray, noise: str, params: dict, 
         raise ValueError(f"expected uint8 images of shape (N, 32, 32, 3), got {images.dtype} {images.shape}")
     if noise == "none":
         out[...] = images
-    elif noise == "gaussian":
-        _gaussian(images, out, rng, params["sigma"])
-    elif noise == "salt_pepper":
-        _salt_pepper(images, out, rng, params["probability"], params["amplitude"])
-    elif noise == "regional":
-        _regional(images, out, rng, params["patches"], params["patch_size"], params["amplitude"])
+    elif noise in NOISES:
+        NOISES[noise].apply(images, out, rng, **params)
     else:
-        raise ValueError(f"unknown noise {noise!r}; expected one of {', '.join(NOISE_TYPES)}")
+        raise ValueError(f"unknown noise {noise!r}; expected one of {', '.join(noise_types())}")
 
 
 def perturb(images: np.ndarray, noise: str, params: dict, rng: np.random.Generator) -> np.ndarray:
@@ -221,3 +285,7 @@ def perturb_chunked(
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(work, range(len(starts))))
     return out
+
+
+# Every noise type's default parameters ("none": none), for callers that want them all at once.
+DEFAULT_PARAMS = {name: default_params(name) for name in noise_types()}

@@ -50,16 +50,23 @@ def accuracy_plot(trials: pd.DataFrame, path, experiments: list[str] | None = No
     for i, name in enumerate(experiments):
         acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
         jitter = np.linspace(-0.12, 0.12, len(acc)) if len(acc) > 1 else np.zeros(1)
-        ax.scatter(i + jitter, acc, s=18, color="tab:blue", alpha=0.7, zorder=3,
-                   label="trial" if i == 0 else None)
+        ax.scatter(i + jitter, acc, s=18, color="tab:blue", alpha=0.7, zorder=3, label="trial" if i == 0 else None)
         mean, low, high = mean_ci(acc, level)
         top = max(top, high if not math.isnan(high) else top)
         if math.isnan(low):
-            ax.scatter([i], [mean], marker="_", s=400, color="black", zorder=4,
-                       label="mean" if i == 0 else None)
+            ax.scatter([i], [mean], marker="_", s=400, color="black", zorder=4, label="mean" if i == 0 else None)
         else:
-            ax.errorbar([i], [mean], yerr=[[mean - low], [high - mean]], fmt="_", markersize=20,
-                        color="black", capsize=6, zorder=4, label=f"mean, {level:.0%} CI" if i == 0 else None)
+            ax.errorbar(
+                [i],
+                [mean],
+                yerr=[[mean - low], [high - mean]],
+                fmt="_",
+                markersize=20,
+                color="black",
+                capsize=6,
+                zorder=4,
+                label=f"mean, {level:.0%} CI" if i == 0 else None,
+            )
     ax.axhline(0.1, color="grey", linestyle=":", linewidth=1, label="chance (0.10)")
     ax.set_xticks(range(len(experiments)), experiments, rotation=30, ha="right")
     ax.set_ylabel("test accuracy")
@@ -77,11 +84,17 @@ def training_curves(histories: dict[str, list[pd.DataFrame]], path) -> None:
     for r, name in enumerate(names):
         for t, history in enumerate(histories[name], start=1):
             for c, column in enumerate(("loss", "accuracy")):
-                axes[r][c].plot(history["epoch"], history[column], marker="o", markersize=3,
-                                linewidth=1, label=f"trial {t}")
+                axes[r][c].plot(
+                    history["epoch"], history[column], marker="o", markersize=3, linewidth=1, label=f"trial {t}"
+                )
                 if f"val_{column}" in history:
-                    axes[r][c].plot(history["epoch"], history[f"val_{column}"], linestyle="--", linewidth=1,
-                                    label=f"trial {t} (test)")
+                    axes[r][c].plot(
+                        history["epoch"],
+                        history[f"val_{column}"],
+                        linestyle="--",
+                        linewidth=1,
+                        label=f"trial {t} (test)",
+                    )
         axes[r][0].set_ylabel(name, fontsize=8)
         for c, column in enumerate(("training loss", "training accuracy")):
             axes[r][c].set_title(column if r == 0 else "", fontsize=9)
@@ -99,14 +112,15 @@ def training_curves(histories: dict[str, list[pd.DataFrame]], path) -> None:
 
 def per_class_heatmap(trials: pd.DataFrame, experiments: list[str], path) -> None:
     """Mean test accuracy per class (columns) and experiment (rows)."""
-    rows = [trials.loc[trials["experiment"] == name, [f"test_accuracy_{c}" for c in CLASS_NAMES]].mean()
-            for name in experiments]
+    rows = [
+        trials.loc[trials["experiment"] == name, [f"test_accuracy_{c}" for c in CLASS_NAMES]].mean()
+        for name in experiments
+    ]
     matrix = np.array([r.to_numpy() for r in rows])
     fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(experiments) + 1.6))
     image = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     for (r, c), value in np.ndenumerate(matrix):
-        ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                color="white" if value < 0.6 else "black")
+        ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7, color="white" if value < 0.6 else "black")
     ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=35, ha="right")
     ax.set_yticks(range(len(experiments)), experiments)
     fig.colorbar(image, ax=ax, label="test accuracy")
@@ -117,13 +131,20 @@ def per_class_heatmap(trials: pd.DataFrame, experiments: list[str], path) -> Non
 def confusion_matrices(matrices: dict[str, np.ndarray], path) -> None:
     """Row-normalised confusion matrices (true class in rows), one panel per labelled matrix."""
     fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 4.8), squeeze=False)
-    for ax, (title, matrix) in zip(axes[0], matrices.items()):
+    for ax, (title, matrix) in zip(axes[0], matrices.items(), strict=True):
         normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
         for (r, c), value in np.ndenumerate(normalised):
             if value >= 0.005:
-                ax.text(c, r, f"{value:.2f}"[1:] if value < 1 else "1", ha="center", va="center", fontsize=6,
-                        color="white" if value > 0.5 else "black")
+                ax.text(
+                    c,
+                    r,
+                    f"{value:.2f}"[1:] if value < 1 else "1",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if value > 0.5 else "black",
+                )
         ax.set_xticks(range(10), CLASS_NAMES, rotation=60, ha="right", fontsize=7)
         ax.set_yticks(range(10), CLASS_NAMES, fontsize=7)
         ax.set_xlabel("predicted")
@@ -137,10 +158,17 @@ def sweep_plot(trials: pd.DataFrame, sweep: dict, path, level: float = 0.95) -> 
     """Test accuracy against the swept value: every trial, the mean and its confidence band."""
     xs, means, lows, highs = [], [], [], []
     fig, ax = plt.subplots(figsize=(6, 4))
-    for value, name in zip(sweep["values"], sweep["experiments"]):
+    for value, name in zip(sweep["values"], sweep["experiments"], strict=True):
         acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
-        ax.scatter(np.full(len(acc), value), acc, s=16, color="tab:blue", alpha=0.6, zorder=3,
-                   label="trial" if not xs else None)
+        ax.scatter(
+            np.full(len(acc), value),
+            acc,
+            s=16,
+            color="tab:blue",
+            alpha=0.6,
+            zorder=3,
+            label="trial" if not xs else None,
+        )
         mean, low, high = mean_ci(acc, level)
         xs.append(value)
         means.append(mean)
@@ -164,8 +192,14 @@ def runtime_plot(benchmarks: dict[str, list[float]], path) -> None:
         seconds = np.asarray(benchmarks[rule])
         jitter = np.linspace(-0.15, 0.15, len(seconds)) if len(seconds) > 1 else np.zeros(1)
         ax.scatter(np.maximum(seconds, 1e-2), i + jitter, s=14, alpha=0.7)
-        ax.text(1.02, i, f"{len(seconds)} jobs, {seconds.sum():.0f} s", transform=ax.get_yaxis_transform(),
-                va="center", fontsize=7)
+        ax.text(
+            1.02,
+            i,
+            f"{len(seconds)} jobs, {seconds.sum():.0f} s",
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            fontsize=7,
+        )
     ax.set_xscale("log")
     ax.set_yticks(range(len(rules)), rules)
     ax.set_xlabel("wall time per job (s)")

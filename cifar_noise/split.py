@@ -67,9 +67,7 @@ def make_split(
         x_test, y_test = test_images, test_labels
     if test_size is not None:
         if test_size > len(x_test):
-            raise StudyError(
-                f"test_size {test_size} is larger than the {len(x_test)} test images of this split"
-            )
+            raise StudyError(f"test_size {test_size} is larger than the {len(x_test)} test images of this split")
         keep = np.sort(rng.choice(len(x_test), size=test_size, replace=False))
         x_test, y_test = x_test[keep], y_test[keep]
     return Split(train_images[train], train_labels[label_order[:train_size]], np.ascontiguousarray(x_test), y_test)

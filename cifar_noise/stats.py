@@ -14,8 +14,8 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     mean = float(values.mean()) if values.size else math.nan
     if values.size < 2:
         return mean, math.nan, math.nan
-    half = stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
-    return mean, mean - half, mean + half
+    interval = stats.ttest_1samp(values, 0.0).confidence_interval(level)
+    return mean, float(interval.low), float(interval.high)
 
 
 def welch(condition, baseline, level: float = 0.95, min_trials: int = 3) -> dict:
@@ -27,25 +27,30 @@ def welch(condition, baseline, level: float = 0.95, min_trials: int = 3) -> dict
     """
     a = np.asarray(condition, dtype=np.float64)
     b = np.asarray(baseline, dtype=np.float64)
-    result = {"n": a.size, "n_baseline": b.size,
-              "mean": float(a.mean()) if a.size else math.nan,
-              "mean_baseline": float(b.mean()) if b.size else math.nan,
-              "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "df": math.nan, "flag": ""}
+    result = {
+        "n": a.size,
+        "n_baseline": b.size,
+        "mean": float(a.mean()) if a.size else math.nan,
+        "mean_baseline": float(b.mean()) if b.size else math.nan,
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "p_value": math.nan,
+        "df": math.nan,
+        "flag": "",
+    }
     result["difference"] = result["mean"] - result["mean_baseline"]
     if min(a.size, b.size) < min_trials:
         result["flag"] = f"too few trials (need >= {min_trials} per side)"
     if min(a.size, b.size) < 2:
         return result
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    se = math.sqrt(va + vb)
-    if se == 0:
+    if a.var() == 0 and b.var() == 0:
         result["flag"] = result["flag"] or "no variation between trials"
         return result
-    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-    half = stats.t.ppf(0.5 + level / 2, df) * se
-    t = result["difference"] / se
-    result.update(ci_low=result["difference"] - half, ci_high=result["difference"] + half, df=df,
-                  p_value=float(2 * stats.t.sf(abs(t), df)))
+    test = stats.ttest_ind(a, b, equal_var=False)
+    interval = test.confidence_interval(level)
+    result.update(
+        ci_low=float(interval.low), ci_high=float(interval.high), df=float(test.df), p_value=float(test.pvalue)
+    )
     return result
 
 

@@ -21,8 +21,8 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -79,7 +79,7 @@ class BatchStream:
                 for start in range(0, len(order), self.batch_size):
                     if stop.is_set():
                         return
-                    images, labels = self.images.read(order[start:start + self.batch_size])
+                    images, labels = self.images.read(order[start : start + self.batch_size])
                     batches.put((to_inputs(images, self.scale), one_hot(labels)))
                 batches.put(done)
             except BaseException as exc:  # hand the error to the consumer
@@ -118,14 +118,15 @@ def evaluate(model, images: NpyRows, labels: np.ndarray, batch_size: int, scale:
         epsilon = keras.config.epsilon()
         picked = np.clip(probs[np.arange(len(truth)), truth], epsilon, 1 - epsilon)
         cross_entropy -= np.log(picked).sum()
-        confusion += np.bincount(truth * NUM_CLASSES + probs.argmax(axis=1),
-                                 minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
+        confusion += np.bincount(truth * NUM_CLASSES + probs.argmax(axis=1), minlength=NUM_CLASSES**2).reshape(
+            NUM_CLASSES, NUM_CLASSES
+        )
     regularisation = float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses))
     per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
     return {
         "loss": cross_entropy / len(images) + regularisation,
         "accuracy": float(confusion.trace() / confusion.sum()),
-        "per_class_accuracy": {name: float(a) for name, a in zip(CLASS_NAMES, per_class)},
+        "per_class_accuracy": {name: float(a) for name, a in zip(CLASS_NAMES, per_class, strict=True)},
         "confusion_matrix": confusion.tolist(),
     }
 
@@ -207,9 +208,11 @@ def run_trial(
 
     from .models import build_model
 
-    digests = {Path(p).name if key == "shards" else key: file_digest(p)
-               for key, paths in inputs.items()
-               for p in (paths if key == "shards" else [paths])}
+    digests = {
+        Path(p).name if key == "shards" else key: file_digest(p)
+        for key, paths in inputs.items()
+        for p in (paths if key == "shards" else [paths])
+    }
     checkpoints = Checkpoints(checkpoint_dir, _fingerprint(params, digests))
 
     keras.utils.set_random_seed(params["train_seed"])
@@ -227,13 +230,17 @@ def run_trial(
     test = NpyRows(inputs["test_images"])
     test_labels = np.load(inputs["test_labels"])
     if len(train) != params["train_size"] * params["enlarge"]:
-        raise StudyError(f"found {len(train)} training images, expected {params['train_size']} x "
-                         f"{params['enlarge']}; delete the trial's shards and rerun")
+        raise StudyError(
+            f"found {len(train)} training images, expected {params['train_size']} x "
+            f"{params['enlarge']}; delete the trial's shards and rerun"
+        )
     stream = BatchStream(train, params["batch_size"], params["train_seed"], params["scale_inputs"])
     device = backend_setup.device_description()
-    log(f"{params['experiment']} trial {params['trial']}: {params['architecture']} on {len(train)} images "
+    log(
+        f"{params['experiment']} trial {params['trial']}: {params['architecture']} on {len(train)} images "
         f"({params['train_size']} x {params['enlarge']}, noise {params['noise']}), {len(test)} test images, "
-        f"{params['epochs']} epochs of {stream.steps()} steps; backend {backend_name}, {device}")
+        f"{params['epochs']} epochs of {stream.steps()} steps; backend {backend_name}, {device}"
+    )
 
     for epoch in range(state["epoch"], params["epochs"]):
         epoch_start = time.monotonic()
@@ -245,24 +252,39 @@ def run_trial(
             loss_sum += float(loss) * len(x)
             correct_sum += float(accuracy) * len(x)
             if not math.isfinite(loss_sum):
-                raise StudyError(f"training diverged (loss {loss}) in epoch {epoch + 1}; "
-                                 "lower the learning rate or check scale_inputs")
+                raise StudyError(
+                    f"training diverged (loss {loss}) in epoch {epoch + 1}; "
+                    "lower the learning rate or check scale_inputs"
+                )
             if time.monotonic() - last_report > progress_seconds:
                 last_report = time.monotonic()
                 rate = seen / (last_report - epoch_start)
-                log(f"  epoch {epoch + 1}/{params['epochs']}: {seen}/{len(train)} images, "
-                    f"loss {loss_sum / seen:.4f}, {rate:.0f} images/s")
+                log(
+                    f"  epoch {epoch + 1}/{params['epochs']}: {seen}/{len(train)} images, "
+                    f"loss {loss_sum / seen:.4f}, {rate:.0f} images/s"
+                )
         seconds = time.monotonic() - epoch_start
-        row = {"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct_sum / seen, "images": seen,
-               "seconds": round(seconds, 3), "images_per_second": round(seen / seconds, 1)}
+        row = {
+            "epoch": epoch + 1,
+            "loss": loss_sum / seen,
+            "accuracy": correct_sum / seen,
+            "images": seen,
+            "seconds": round(seconds, 3),
+            "images_per_second": round(seen / seconds, 1),
+        }
         if params["evaluate_every_epoch"]:
             result = evaluate(model, test, test_labels, EVAL_BATCH_SIZE, params["scale_inputs"])
             row.update(val_loss=result["loss"], val_accuracy=result["accuracy"])
-        log(f"epoch {epoch + 1}/{params['epochs']}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}"
+        log(
+            f"epoch {epoch + 1}/{params['epochs']}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}"
             + (f", val_accuracy {row['val_accuracy']:.4f}" if "val_accuracy" in row else "")
-            + f" ({row['images_per_second']:.0f} images/s, {seconds:.0f} s)")
-        state = {"epoch": epoch + 1, "history": state["history"] + [row],
-                 "train_seconds": state["train_seconds"] + seconds}
+            + f" ({row['images_per_second']:.0f} images/s, {seconds:.0f} s)"
+        )
+        state = {
+            "epoch": epoch + 1,
+            "history": state["history"] + [row],
+            "train_seconds": state["train_seconds"] + seconds,
+        }
         checkpoints.save(model, state)
 
     eval_start = time.monotonic()
@@ -304,6 +326,8 @@ def run_trial(
     write_text(outputs["history"], _history_csv(history))
     write_json(outputs["metrics"], metrics)
     checkpoints.clear()
-    log(f"test accuracy {metrics['val_accuracy']:.4f}, test loss {metrics['val_loss']:.4f} "
-        f"(train accuracy {metrics['train_accuracy']:.4f}); {metrics['wall_seconds']:.0f} s in all")
+    log(
+        f"test accuracy {metrics['val_accuracy']:.4f}, test loss {metrics['val_loss']:.4f} "
+        f"(train accuracy {metrics['train_accuracy']:.4f}); {metrics['wall_seconds']:.0f} s in all"
+    )
     return metrics

@@ -1,4 +1,5 @@
 """A zip of the study's results (tables, plots, summary, per-trial metrics and histories) and its config."""
+
 import zipfile
 
 import yaml

@@ -1,4 +1,5 @@
 """Copy the user's local archive (data.archive) into results/data/, checked against its md5."""
+
 from cifar_noise import job
 from cifar_noise.download import copy_archive
 

@@ -1,4 +1,5 @@
 """Download the CIFAR-10 archive (streamed, md5-checked, renamed into place when complete)."""
+
 from cifar_noise import job
 from cifar_noise.download import download
 

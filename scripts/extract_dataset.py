@@ -1,4 +1,5 @@
 """Decode the CIFAR-10 archive into uint8 .npy arrays (images NHWC, labels 0-9)."""
+
 from cifar_noise import job
 from cifar_noise.cifar import read_archive
 from cifar_noise.fileio import save_npy

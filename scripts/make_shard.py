@@ -1,4 +1,5 @@
 """One shard of perturbed training images (uint8 .npy), seeded on its own."""
+
 import time
 
 import numpy as np
@@ -10,12 +11,18 @@ from cifar_noise.shards import build_shard, write_shard
 def main(snakemake):
     p = snakemake.params.shard
     started = time.monotonic()
-    images = build_shard(np.load(snakemake.input.train_images), int(snakemake.wildcards.shard),
-                         p["enlarge"], p["shard_size"], p["noise"], p["noise_params"], p["noise_seed"],
-                         threads=snakemake.threads)
+    images = build_shard(
+        np.load(snakemake.input.train_images),
+        int(snakemake.wildcards.shard),
+        p["enlarge"],
+        p["shard_size"],
+        p["noise"],
+        p["noise_params"],
+        p["noise_seed"],
+        threads=snakemake.threads,
+    )
     write_shard(snakemake.output.shard, images)
-    job.log(f"{len(images)} images with {p['noise']} noise {p['noise_params']} "
-            f"in {time.monotonic() - started:.1f} s")
+    job.log(f"{len(images)} images with {p['noise']} noise {p['noise_params']} in {time.monotonic() - started:.1f} s")
 
 
 job.run(snakemake, main)

@@ -1,4 +1,5 @@
 """A PNG grid of example images for one noise condition."""
+
 import numpy as np
 
 from cifar_noise import job
@@ -7,8 +8,13 @@ from cifar_noise.plots import noise_examples
 
 def main(snakemake):
     images = np.load(snakemake.input.train_images, mmap_mode="r")[: snakemake.params.images]
-    noise_examples(np.ascontiguousarray(images), snakemake.params.noise, snakemake.params.noise_params,
-                   snakemake.params.seed, snakemake.output.png)
+    noise_examples(
+        np.ascontiguousarray(images),
+        snakemake.params.noise,
+        snakemake.params.noise_params,
+        snakemake.params.seed,
+        snakemake.output.png,
+    )
 
 
 job.run(snakemake, main)

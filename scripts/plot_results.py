@@ -1,4 +1,5 @@
 """Test accuracy per experiment, training curves, per-class accuracy and confusion matrices."""
+
 import numpy as np
 import pandas as pd
 
@@ -14,8 +15,12 @@ def main(snakemake):
     per_class_heatmap(trials, experiments, snakemake.output.per_class)
 
     histories, confusion = {}, {}
-    for name, history, metrics in zip(snakemake.params.trial_experiments, snakemake.input.histories,
-                                      load_metrics(snakemake.input.metrics)):
+    for name, history, metrics in zip(
+        snakemake.params.trial_experiments,
+        snakemake.input.histories,
+        load_metrics(snakemake.input.metrics),
+        strict=True,
+    ):
         histories.setdefault(name, []).append(pd.read_csv(history))
         matrix = np.array(metrics["confusion_matrix"])
         confusion[name] = confusion.get(name, 0) + matrix
@@ -26,8 +31,10 @@ def main(snakemake):
     comparisons = snakemake.params.comparisons
     if comparisons:
         best = max(comparisons, key=lambda c: mean[c["experiment"]])
-        shown = {f"best condition: {best['experiment']} ({mean[best['experiment']]:.3f})": best["experiment"],
-                 f"its baseline: {best['baseline']} ({mean[best['baseline']]:.3f})": best["baseline"]}
+        shown = {
+            f"best condition: {best['experiment']} ({mean[best['experiment']]:.3f})": best["experiment"],
+            f"its baseline: {best['baseline']} ({mean[best['baseline']]:.3f})": best["baseline"],
+        }
     else:
         top = mean.idxmax()
         shown = {f"best experiment: {top} ({mean[top]:.3f})": top}

@@ -1,4 +1,5 @@
 """The wall time of every job, from the rules' benchmark: files."""
+
 from pathlib import Path
 
 import pandas as pd

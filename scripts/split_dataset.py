@@ -1,4 +1,5 @@
 """Seeded split: one permutation for images and labels together."""
+
 import numpy as np
 
 from cifar_noise import job
@@ -7,8 +8,9 @@ from cifar_noise.split import make_split
 
 
 def main(snakemake):
-    arrays = {name: np.load(snakemake.input[name]) for name in
-              ("train_images", "train_labels", "test_images", "test_labels")}
+    arrays = {
+        name: np.load(snakemake.input[name]) for name in ("train_images", "train_labels", "test_images", "test_labels")
+    }
     split = make_split(**arrays, **snakemake.params.split)
     for name in arrays:
         save_npy(snakemake.output[name], getattr(split, name))

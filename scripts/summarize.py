@@ -1,4 +1,5 @@
 """results/summary.md and the table of noisy conditions against their baselines."""
+
 import pandas as pd
 
 from cifar_noise import job
@@ -9,11 +10,16 @@ from cifar_noise.fileio import write_text
 def main(snakemake):
     trials = pd.read_csv(snakemake.input.csv)
     statistics = snakemake.params.statistics
-    comparisons = comparisons_table(trials, snakemake.params.comparisons, statistics["confidence"],
-                                    statistics["min_trials"])
+    comparisons = comparisons_table(
+        trials, snakemake.params.comparisons, statistics["confidence"], statistics["min_trials"]
+    )
     write_text(snakemake.output.comparisons, comparisons.to_csv(index=False))
-    write_text(snakemake.output.summary, summary_markdown(trials, comparisons, snakemake.params.experiments,
-                                                          snakemake.params.sweeps, statistics["confidence"]))
+    write_text(
+        snakemake.output.summary,
+        summary_markdown(
+            trials, comparisons, snakemake.params.experiments, snakemake.params.sweeps, statistics["confidence"]
+        ),
+    )
     job.log(f"{len(comparisons)} comparisons")
 
 

@@ -1,4 +1,5 @@
 """Train and evaluate one trial (see cifar_noise.train)."""
+
 from cifar_noise import job
 from cifar_noise.gpus import asks_for_gpu, claim_gpu
 from cifar_noise.train import run_trial
@@ -13,13 +14,19 @@ def main(snakemake):
     trials_per_gpu = int(getattr(resources, "trials_per_gpu", 1))
     if gpu:  # before the backend starts: take a slot of a GPU of our own
         claim_gpu(log=job.log, trials_per_gpu=trials_per_gpu)
-    inputs = {name: snakemake.input[name] for name in
-              ("train_images", "train_labels", "test_images", "test_labels")}
+    inputs = {name: snakemake.input[name] for name in ("train_images", "train_labels", "test_images", "test_labels")}
     inputs["shards"] = list(snakemake.input.shards)
     outputs = {name: snakemake.output[name] for name in ("model", "history", "metrics")}
-    run_trial(snakemake.params.trial, inputs, outputs, snakemake.params.checkpoint_dir,
-              threads=snakemake.threads, log=job.log,
-              gpu=gpu, gpu_memory_fraction=GPU_MEMORY_SHARED / trials_per_gpu if gpu else None)
+    run_trial(
+        snakemake.params.trial,
+        inputs,
+        outputs,
+        snakemake.params.checkpoint_dir,
+        threads=snakemake.threads,
+        log=job.log,
+        gpu=gpu,
+        gpu_memory_fraction=GPU_MEMORY_SHARED / trials_per_gpu if gpu else None,
+    )
 
 
 job.run(snakemake, main)

@@ -33,7 +33,7 @@ def real_archive() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_study(tmp_path_factory, tiny_archive):
-    """The tiny study (4 conditions x 2 trials), run once from download (file:// + md5) to plots."""
+    """The tiny study (every noise, 2 trials each), run once from download (file:// + md5) to plots."""
     from workflow_runner import snakemake, tiny_config, write_config
 
     archive, md5 = tiny_archive

@@ -50,8 +50,15 @@ def write_tiny_archive(path: str | Path, train: int = 300, test: int = 100, seed
     return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
-def write_shards(folder: str | Path, images: np.ndarray, enlarge: int, shard_size: int, noise: str = "none",
-                 params: dict | None = None, noise_seed: int = 0) -> list[Path]:
+def write_shards(
+    folder: str | Path,
+    images: np.ndarray,
+    enlarge: int,
+    shard_size: int,
+    noise: str = "none",
+    params: dict | None = None,
+    noise_seed: int = 0,
+) -> list[Path]:
     """Every shard of the perturbed copies of ``images`` (x ``enlarge``) in ``folder``, as the workflow
     writes them: shard-0000.npy, shard-0001.npy, ..."""
     paths = []

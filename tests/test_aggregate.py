@@ -7,17 +7,42 @@ from cifar_noise.config import Study
 
 
 def fake_metrics(experiment, trial, accuracy, noise="none", **params):
-    base = {"experiment": experiment, "trial": trial, "train_size": 100, "test_set": "official", "test_size": None, "architecture": "seed_a",
-            "noise": noise, "noise_params": {"sigma": 20.0} if noise == "gaussian" else {},
-            "enlarge": 1 if noise == "none" else 3, "epochs": 2, "batch_size": 10, "shuffle": "paired"}
+    base = {
+        "experiment": experiment,
+        "trial": trial,
+        "train_size": 100,
+        "test_set": "official",
+        "test_size": None,
+        "architecture": "seed_a",
+        "noise": noise,
+        "noise_params": {"sigma": 20.0} if noise == "gaussian" else {},
+        "enlarge": 1 if noise == "none" else 3,
+        "epochs": 2,
+        "batch_size": 10,
+        "shuffle": "paired",
+    }
     base.update(params)
     return {
-        "experiment": experiment, "trial": trial, "params": base,
-        "val_loss": 2.0 - accuracy, "val_accuracy": accuracy, "train_loss": 1.5, "train_accuracy": accuracy + 0.1,
-        "per_class_accuracy": {name: accuracy for name in CLASS_NAMES}, "epochs": 2, "train_images": 100,
-        "test_images": 50, "train_seconds": 1.0, "eval_seconds": 0.1, "wall_seconds": 2.0,
-        "images_per_second": 100.0, "resumed_from_epoch": 0, "backend": "tensorflow", "device": "CPU: x",
-        "threads": 1, "git_commit": None,
+        "experiment": experiment,
+        "trial": trial,
+        "params": base,
+        "val_loss": 2.0 - accuracy,
+        "val_accuracy": accuracy,
+        "train_loss": 1.5,
+        "train_accuracy": accuracy + 0.1,
+        "per_class_accuracy": {name: accuracy for name in CLASS_NAMES},
+        "epochs": 2,
+        "train_images": 100,
+        "test_images": 50,
+        "train_seconds": 1.0,
+        "eval_seconds": 0.1,
+        "wall_seconds": 2.0,
+        "images_per_second": 100.0,
+        "resumed_from_epoch": 0,
+        "backend": "tensorflow",
+        "device": "CPU: x",
+        "threads": 1,
+        "git_commit": None,
     }
 
 
@@ -31,9 +56,23 @@ def trials():
 def test_trials_table_has_every_parameter_and_result(trials):
     assert list(trials["experiment"]) == ["base"] * 3 + ["noisy"] * 3
     assert list(trials["trial"]) == [1, 2, 3, 1, 2, 3]
-    for column in ("train_size", "noise", "noise_sigma", "enlarge", "epochs", "batch_size", "shuffle",
-                   "val_loss", "val_accuracy", "train_loss", "train_accuracy", "test_accuracy_truck",
-                   "images_per_second", "backend", "device"):
+    for column in (
+        "train_size",
+        "noise",
+        "noise_sigma",
+        "enlarge",
+        "epochs",
+        "batch_size",
+        "shuffle",
+        "val_loss",
+        "val_accuracy",
+        "train_loss",
+        "train_accuracy",
+        "test_accuracy_truck",
+        "images_per_second",
+        "backend",
+        "device",
+    ):
         assert column in trials.columns, column
 
 
@@ -59,16 +98,59 @@ def test_comparisons_use_welch(trials):
 
 
 def test_summary_lists_experiments_comparisons_sweeps_and_the_notebook_failure():
-    study = Study({"matched_baselines": False, "experiments": {
-        "base": {"train_size": 100, "test_set": "official", "architecture": "seed_a", "noise": "none",
-                 "epochs": 2, "batch_size": 10, "trials": 2},
-        "broken": {"train_size": 100, "test_set": "official", "architecture": "seed_a", "noise": "none",
-                   "epochs": 2, "batch_size": 10, "trials": 2, "shuffle": "unpaired"},
-        "noisy": {"train_size": 100, "test_set": "official", "architecture": "seed_a", "noise": "gaussian",
-                  "enlarge": 3, "epochs": 2, "batch_size": 10, "trials": 2, "baseline": "base"}},
-        "sweeps": {"s": {"vary": "sigma", "values": [20, 40], "experiment": {
-            "train_size": 100, "test_set": "official", "architecture": "seed_a", "noise": "gaussian",
-            "enlarge": 3, "epochs": 2, "batch_size": 10, "trials": 2}}}})
+    study = Study(
+        {
+            "matched_baselines": False,
+            "experiments": {
+                "base": {
+                    "train_size": 100,
+                    "test_set": "official",
+                    "architecture": "seed_a",
+                    "noise": "none",
+                    "epochs": 2,
+                    "batch_size": 10,
+                    "trials": 2,
+                },
+                "broken": {
+                    "train_size": 100,
+                    "test_set": "official",
+                    "architecture": "seed_a",
+                    "noise": "none",
+                    "epochs": 2,
+                    "batch_size": 10,
+                    "trials": 2,
+                    "shuffle": "unpaired",
+                },
+                "noisy": {
+                    "train_size": 100,
+                    "test_set": "official",
+                    "architecture": "seed_a",
+                    "noise": "gaussian",
+                    "enlarge": 3,
+                    "epochs": 2,
+                    "batch_size": 10,
+                    "trials": 2,
+                    "baseline": "base",
+                },
+            },
+            "sweeps": {
+                "s": {
+                    "vary": "sigma",
+                    "values": [20, 40],
+                    "experiment": {
+                        "train_size": 100,
+                        "test_set": "official",
+                        "architecture": "seed_a",
+                        "noise": "gaussian",
+                        "enlarge": 3,
+                        "epochs": 2,
+                        "batch_size": 10,
+                        "trials": 2,
+                    },
+                }
+            },
+        }
+    )
     metrics = [fake_metrics("base", t, a) for t, a in [(1, 0.40), (2, 0.42)]]
     metrics += [fake_metrics("broken", t, a, shuffle="unpaired") for t, a in [(1, 0.10), (2, 0.09)]]
     metrics += [fake_metrics("noisy", t, a, noise="gaussian") for t, a in [(1, 0.45), (2, 0.47)]]
@@ -89,7 +171,10 @@ def test_accuracy_plot_names_the_configured_confidence(trials, tmp_path, monkeyp
     from cifar_noise import plots
 
     shown = {}
-    monkeypatch.setattr(plots, "_save", lambda fig, path: shown.update(
-        labels=[t.get_text() for t in fig.axes[0].get_legend().get_texts()]))
+    monkeypatch.setattr(
+        plots,
+        "_save",
+        lambda fig, path: shown.update(labels=[t.get_text() for t in fig.axes[0].get_legend().get_texts()]),
+    )
     plots.accuracy_plot(trials, tmp_path / "accuracy.png", level=level)
     assert label in shown["labels"]

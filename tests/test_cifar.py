@@ -4,10 +4,10 @@ import tarfile
 
 import numpy as np
 import pytest
+from fixtures import tiny_cifar
 
 from cifar_noise.cifar import read_archive
 from cifar_noise.errors import StudyError
-from fixtures import tiny_cifar
 
 
 def test_round_trip_of_a_tiny_archive(tiny_archive):

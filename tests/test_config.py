@@ -2,17 +2,33 @@ import copy
 
 import pytest
 import yaml
-
-from cifar_noise.config import Study, derive_seed, validate_config
-from cifar_noise.errors import StudyError
 from workflow_runner import REPO
+
+from cifar_noise.config import SCHEMA_PATH, Study, derive_seed, load_schema, validate_config
+from cifar_noise.errors import StudyError
+from cifar_noise.models import ARCHITECTURES
+from cifar_noise.noise import NOISES
 
 GOOD = {
     "experiments": {
-        "base": {"train_size": 100, "architecture": "seed_a", "noise": "none", "epochs": 1,
-                 "batch_size": 10, "trials": 2},
-        "noisy": {"train_size": 100, "architecture": "seed_a", "noise": "gaussian", "enlarge": 3,
-                  "epochs": 1, "batch_size": 10, "trials": 3, "noise_params": {"sigma": 5}},
+        "base": {
+            "train_size": 100,
+            "architecture": "seed_a",
+            "noise": "none",
+            "epochs": 1,
+            "batch_size": 10,
+            "trials": 2,
+        },
+        "noisy": {
+            "train_size": 100,
+            "architecture": "seed_a",
+            "noise": "gaussian",
+            "enlarge": 3,
+            "epochs": 1,
+            "batch_size": 10,
+            "trials": 3,
+            "noise_params": {"sigma": 5},
+        },
     }
 }
 
@@ -47,27 +63,37 @@ def test_defaults_are_filled_in():
     assert GOOD["experiments"]["base"].get("test_set") is None  # the input is not modified
 
 
-@pytest.mark.parametrize("path, value, message", [
-    ("colour", "red", r"\(top level\): Additional properties are not allowed \('colour' was unexpected\)"),
-    ("experiments.base.epoch", 3, r"experiments\.base: Additional properties .*'epoch'"),
-    ("experiments.base.train_size", "many", r"experiments\.base\.train_size: 'many' is not of type 'integer'"),
-    ("experiments.base.train_size", -5, r"experiments\.base\.train_size: -5 is less than the minimum of 1"),
-    ("experiments.base.train_size", 50001, r"experiments\.base\.train_size: 50001 is greater than the maximum"),
-    ("experiments.base.batch_size", 0, r"experiments\.base\.batch_size: 0 is less than the minimum"),
-    ("experiments.base.trials", 0, r"experiments\.base\.trials: 0 is less than the minimum of 1"),
-    ("experiments.base.noise", "speckle", r"experiments\.base\.noise: 'speckle' is not one of"),
-    ("experiments.base.architecture", "resnet", r"experiments\.base\.architecture: 'resnet' is not one of"),
-    ("experiments.base.epochs", KeyError, r"experiments\.base: 'epochs' is a required property"),
-    ("experiments.base.test_set", "train", r"experiments\.base\.test_set: 'train' is not one of"),
-    ("shards.size", -1, r"shards\.size: -1 is less than the minimum"),
-    ("seed", 1.5, r"seed: 1\.5 is not of type 'integer'"),
-    ("data.md5", "xyz", r"data\.md5: 'xyz' does not match"),
-    ("noise.gaussian.sigma", -1, r"noise\.gaussian\.sigma: -1 is less than the minimum of 0"),
-    ("noise.salt_pepper.probability", 2, r"noise\.salt_pepper\.probability: 2 is greater than the maximum of 1"),
-    ("training.scale_inputs", "yes", r"training\.scale_inputs: 'yes' is not of type 'boolean'"),
-    ("experiments", {}, r"experiments: \{\} should be non-empty"),
-    ("training.gpus", 1, r"training\.gpus: GPUs are no longer set in the config: .*--workflow-profile profiles/gpu"),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("colour", "red", r"\(top level\): Additional properties are not allowed \('colour' was unexpected\)"),
+        ("experiments.base.epoch", 3, r"experiments\.base: Additional properties .*'epoch'"),
+        ("experiments.base.train_size", "many", r"experiments\.base\.train_size: 'many' is not of type 'integer'"),
+        ("experiments.base.train_size", -5, r"experiments\.base\.train_size: -5 is less than the minimum of 1"),
+        ("experiments.base.train_size", 50001, r"experiments\.base\.train_size: 50001 is greater than the maximum"),
+        ("experiments.base.batch_size", 0, r"experiments\.base\.batch_size: 0 is less than the minimum"),
+        ("experiments.base.trials", 0, r"experiments\.base\.trials: 0 is less than the minimum of 1"),
+        ("experiments.base.noise", "speckle", r"experiments\.base\.noise: 'speckle' is not one of"),
+        ("experiments.base.architecture", "resnet", r"experiments\.base\.architecture: 'resnet' is not one of"),
+        ("experiments.base.epochs", KeyError, r"experiments\.base: 'epochs' is a required property"),
+        ("experiments.base.test_set", "train", r"experiments\.base\.test_set: 'train' is not one of"),
+        ("shards.size", -1, r"shards\.size: -1 is less than the minimum"),
+        ("seed", 1.5, r"seed: 1\.5 is not of type 'integer'"),
+        ("data.md5", "xyz", r"data\.md5: 'xyz' does not match"),
+        ("noise.gaussian.sigma", -1, r"noise\.gaussian\.sigma: -1 is less than the minimum of 0"),
+        ("noise.salt_pepper.probability", 2, r"noise\.salt_pepper\.probability: 2 is greater than the maximum of 1"),
+        ("training.scale_inputs", "yes", r"training\.scale_inputs: 'yes' is not of type 'boolean'"),
+        ("experiments", {}, r"experiments: \{\} should be non-empty"),
+        (
+            "training.gpus",
+            1,
+            r"training\.gpus: GPUs are no longer set in the config: .*--workflow-profile profiles/gpu",
+        ),
+        ("training.threads", 4, r"training\.threads: threads are no longer set in the config: .*set-threads"),
+        ("shards.threads", 4, r"shards\.threads: .*--set-threads make_shard=N"),
+        ("training.eval_batch_size", 500, r"training\.eval_batch_size: no longer a setting"),
+    ],
+)
 def test_schema_errors_name_the_key(path, value, message):
     with pytest.raises(StudyError, match=message):
         validate_config(broken(path, value))
@@ -81,14 +107,17 @@ def test_experiment_names_that_break_paths(name):
         validate_config(config)
 
 
-@pytest.mark.parametrize("path, value, message", [
-    ("experiments.noisy.noise_params", {"probability": 0.2}, r"noisy\.noise_params: probability do not apply"),
-    ("experiments.base.enlarge", 3, r"base\.enlarge: is 3 but noise is 'none'"),
-    ("experiments.noisy.enlarge", 1, r"noisy\.enlarge: noise 'gaussian' needs enlarge >= 2"),
-    ("experiments.base.train_size", 50000, r"base\.test_set: 'rest' with train_size 50000"),
-    ("experiments.base.test_size", 59901, r"base\.test_size: 59901 is more than the 59900 images"),
-    ("noise.regional.patch_size", 4, None),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("experiments.noisy.noise_params", {"probability": 0.2}, r"noisy\.noise_params: probability do not apply"),
+        ("experiments.base.enlarge", 3, r"base\.enlarge: is 3 but noise is 'none'"),
+        ("experiments.noisy.enlarge", 1, r"noisy\.enlarge: noise 'gaussian' needs enlarge >= 2"),
+        ("experiments.base.train_size", 50000, r"base\.test_set: 'rest' with train_size 50000"),
+        ("experiments.base.test_size", 59901, r"base\.test_size: 59901 is more than the 59900 images"),
+        ("noise.regional.patch_size", 4, None),
+    ],
+)
 def test_inconsistent_values(path, value, message):
     config = broken(path, value)
     if message is None:  # an even patch size only matters for experiments that use regional noise
@@ -110,12 +139,18 @@ def test_official_test_size_limit():
 def test_trials_paths_and_shared_splits():
     study = Study({**GOOD, "matched_baselines": False})
     assert [(t.experiment, t.trial) for t in study.trials()] == [
-        ("base", 1), ("base", 2), ("noisy", 1), ("noisy", 2), ("noisy", 3)]
+        ("base", 1),
+        ("base", 2),
+        ("noisy", 1),
+        ("noisy", 2),
+        ("noisy", 3),
+    ]
     # trial t of every experiment with the same sizes shares one split (paired comparison)
     assert study.split_files("base", 2) == study.split_files("noisy", "02")
     assert study.split_files("base", 1) != study.split_files("base", 2)
     assert study.shard_files("noisy", 1) == [
-        f"results/experiments/noisy/trial-01/shards/shard-{i:04d}.npy" for i in range(1)]
+        f"results/experiments/noisy/trial-01/shards/shard-{i:04d}.npy" for i in range(1)
+    ]
     assert study.shard_files("base", 1) == []
     params = study.trial_params("noisy", "03")
     assert params["noise_params"] == {"sigma": 5}
@@ -155,10 +190,13 @@ def test_declared_and_matched_baselines_both_compared():
     assert kinds == {("base", "configured"), ("no_noise-100-3ep-b10", "step-matched")}
 
 
-@pytest.mark.parametrize("baseline, message", [
-    ("nothing", "noisy.baseline: no experiment named 'nothing'"),
-    ("noisy", "noisy.baseline: 'noisy' is not a no-noise experiment"),
-])
+@pytest.mark.parametrize(
+    "baseline, message",
+    [
+        ("nothing", "noisy.baseline: no experiment named 'nothing'"),
+        ("noisy", "noisy.baseline: 'noisy' is not a no-noise experiment"),
+    ],
+)
 def test_bad_baselines(baseline, message):
     config = copy.deepcopy(GOOD)
     config["experiments"]["noisy"]["baseline"] = baseline
@@ -170,10 +208,12 @@ def test_sweeps_expand_into_experiments_and_reuse_identical_ones():
     config = copy.deepcopy(GOOD)
     config["matched_baselines"] = False
     config["sweeps"] = {
-        "sigma": {"vary": "sigma", "values": [0, 5, 10],
-                  "experiment": {**GOOD["experiments"]["noisy"], "noise_params": {}, "trials": 4}},
-        "k": {"vary": "enlarge", "values": [1, 3, 6],
-              "experiment": {**GOOD["experiments"]["noisy"], "trials": 2}},
+        "sigma": {
+            "vary": "sigma",
+            "values": [0, 5, 10],
+            "experiment": {**GOOD["experiments"]["noisy"], "noise_params": {}, "trials": 4},
+        },
+        "k": {"vary": "enlarge", "values": [1, 3, 6], "experiment": {**GOOD["experiments"]["noisy"], "trials": 2}},
     }
     study = Study(config)
     # sigma=5 with trials 4 is "noisy" (sigma 5, x3, 1 epoch): reused, with 4 trials now
@@ -185,12 +225,18 @@ def test_sweeps_expand_into_experiments_and_reuse_identical_ones():
     assert study.experiments["k-enlarge6"]["enlarge"] == 6
 
 
-@pytest.mark.parametrize("sweep, message", [
-    ({"vary": "probability", "values": [0.1, 0.2]}, r"sweeps\.s\.vary: probability is not a parameter of noise 'gaussian'"),
-    ({"vary": "enlarge", "values": [1, 2.5]}, r"sweeps\.s\.values: enlarge takes whole numbers"),
-    ({"vary": "sigma", "values": [1]}, r"sweeps\.s\.values: \[1\] is too short"),
-    ({"vary": "speed", "values": [1, 2]}, r"sweeps\.s\.vary: 'speed' is not one of"),
-])
+@pytest.mark.parametrize(
+    "sweep, message",
+    [
+        (
+            {"vary": "probability", "values": [0.1, 0.2]},
+            r"sweeps\.s\.vary: probability is not a parameter of noise 'gaussian'",
+        ),
+        ({"vary": "enlarge", "values": [1, 2.5]}, r"sweeps\.s\.values: enlarge takes whole numbers"),
+        ({"vary": "sigma", "values": [1]}, r"sweeps\.s\.values: \[1\] is too short"),
+        ({"vary": "speed", "values": [1, 2]}, r"sweeps\.s\.vary: 'speed' is not one of"),
+    ],
+)
 def test_bad_sweeps(sweep, message):
     config = copy.deepcopy(GOOD)
     config["sweeps"] = {"s": {**sweep, "experiment": GOOD["experiments"]["noisy"]}}
@@ -205,3 +251,31 @@ def test_unpaired_experiments_get_their_own_split():
     assert study.split_id("broken", 1) == "train100-rest-unpaired-trial01"
     assert study.split_params("train100-rest-unpaired-trial01")["shuffle"] == "unpaired"
     assert study.split_params("train100-rest-trial01")["shuffle"] == "paired"
+
+
+@pytest.mark.parametrize("kind", list(NOISES))
+def test_every_registered_noise_is_a_valid_config_with_its_defaults(kind):
+    config = copy.deepcopy(GOOD)
+    config["experiments"]["noisy"].update(noise=kind, noise_params={})
+    study = Study(config)
+    assert study.experiments["noisy"]["noise_params"] == NOISES[kind].defaults
+    assert study.config["noise"][kind] == NOISES[kind].defaults
+    for key, spec in NOISES[kind].params.items():  # each parameter can be swept
+        values = [1, 3] if spec["type"] == "integer" else [spec["default"] / 2, spec["default"]]
+        base = {**GOOD["experiments"]["noisy"], "noise": kind, "noise_params": {}}
+        sweep = {"vary": key, "values": values, "experiment": base}
+        assert len(Study({**config, "sweeps": {"s": sweep}}).sweeps["s"]["experiments"]) == 2
+
+
+def test_schema_is_made_from_the_registries_alone():
+    on_disk = yaml.safe_load(SCHEMA_PATH.read_text())  # declares no noise and no architecture itself
+    assert on_disk["properties"]["noise"]["properties"] == {}
+    assert on_disk["$defs"]["experiment"]["properties"]["noise"]["enum"] == ["none"]
+    assert on_disk["$defs"]["experiment"]["properties"]["architecture"]["enum"] == []
+    assert on_disk["$defs"]["experiment"]["properties"]["noise_params"]["properties"] == {}
+    schema = load_schema()
+    experiment = schema["$defs"]["experiment"]["properties"]
+    assert experiment["noise"]["enum"] == ["none", *NOISES]
+    assert experiment["architecture"]["enum"] == list(ARCHITECTURES)
+    with pytest.raises(StudyError, match="'speckle' is not one of"):
+        validate_config(broken("experiments.base.noise", "speckle"))

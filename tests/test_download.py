@@ -92,8 +92,7 @@ def test_no_network(tmp_path):
         raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
 
     with pytest.raises(StudyError, match="name resolution.*data.archive"):
-        download("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", tmp_path / "a.tar.gz", None,
-                 opener=offline)
+        download("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", tmp_path / "a.tar.gz", None, opener=offline)
     assert leftovers(tmp_path) == []
 
 

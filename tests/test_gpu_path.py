@@ -1,4 +1,5 @@
 """The GPU profile: a trial that asks for a GPU trains on one or stops with one clear line, never on the CPU."""
+
 import re
 import shlex
 import shutil
@@ -7,7 +8,6 @@ import sys
 
 import pytest
 import yaml
-
 from workflow_runner import REPO, TINY_EXPERIMENT, snakemake_command, snakemake_env, tiny_config, write_config
 
 TRIAL = "results/experiments/baseline/trial-01"
@@ -18,13 +18,19 @@ def run_gpu_trial(workdir, tiny_archive, **env_changes) -> tuple[subprocess.Comp
     archive, md5 = tiny_archive
     config = tiny_config(url=archive.as_uri(), md5=md5)
     config.update(experiments={"baseline": {**TINY_EXPERIMENT, "noise": "none", "trials": 1}}, sweeps={})
-    env = {name: value for name, value in snakemake_env().items()
-           if name not in ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID")}
+    env = {
+        name: value for name, value in snakemake_env().items() if name not in ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID")
+    }
     if shutil.which("nvidia-smi", path=env["PATH"]) is not None:
         pytest.skip("nvidia-smi is installed: this machine may have a GPU")
     env.update(CIFAR_NOISE_GPU_LOCKS=str(workdir / "locks"), **env_changes)
-    command = snakemake_command(workdir, "--workflow-profile", str(REPO / "profiles/gpu"), f"{TRIAL}/metrics.json",
-                                config=write_config(workdir, config))
+    command = snakemake_command(
+        workdir,
+        "--workflow-profile",
+        str(REPO / "profiles/gpu"),
+        f"{TRIAL}/metrics.json",
+        config=write_config(workdir, config),
+    )
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
     log = workdir / "results/logs/train_trial/baseline/trial-01.log"
     return result, log.read_text() if log.exists() else ""
@@ -61,8 +67,12 @@ def test_a_gpu_the_backend_cannot_see_is_refused_too(tmp_path, tiny_archive):
 def readme_gpu_commands(text: str) -> list[str]:
     """The lines of README's code blocks that run snakemake with the GPU profile."""
     blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.M | re.S)
-    return [line.strip() for block in blocks for line in block.splitlines()
-            if line.strip().startswith("snakemake ") and "profiles/gpu" in line]
+    return [
+        line.strip()
+        for block in blocks
+        for line in block.splitlines()
+        if line.strip().startswith("snakemake ") and "profiles/gpu" in line
+    ]
 
 
 def train_trial_resources(dry_run: str) -> list[str]:

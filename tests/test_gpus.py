@@ -1,4 +1,5 @@
 """GPU slots on a workstation, tested without a GPU (the ids are only strings)."""
+
 import json
 import os
 import signal
@@ -7,11 +8,10 @@ import sys
 import time
 
 import pytest
+from workflow_runner import REPO
 
 from cifar_noise.errors import StudyError
 from cifar_noise.gpus import asks_for_gpu, claim_gpu, default_lock_dir, slot_order, visible_gpus
-from workflow_runner import REPO
-
 
 CLAIMER = """
 import json, sys, time
@@ -114,8 +114,19 @@ def test_visible_gpus_parsing():
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "-1"}) == []
 
 
-@pytest.mark.parametrize("gpu, gres, expected", [
-    (0, None, False), (1, None, True), ("1", "", True), (0, "gpu:1", True), (0, "gpu:a100:1", True),
-    (0, "shard:1", True), (0, "mps:25", True), (0, "tmpdisk:100", False), (0, "tmpdisk:10,shard:2", True)])
+@pytest.mark.parametrize(
+    "gpu, gres, expected",
+    [
+        (0, None, False),
+        (1, None, True),
+        ("1", "", True),
+        (0, "gpu:1", True),
+        (0, "gpu:a100:1", True),
+        (0, "shard:1", True),
+        (0, "mps:25", True),
+        (0, "tmpdisk:100", False),
+        (0, "tmpdisk:10,shard:2", True),
+    ],
+)
 def test_which_resources_ask_for_a_gpu(gpu, gres, expected):
     assert asks_for_gpu(gpu, gres) is expected

@@ -1,4 +1,5 @@
 """A job's log: every attempt of a retried job stays in it; errors become one line."""
+
 import subprocess
 import sys
 

@@ -24,7 +24,7 @@ def rounded_uniform_pmf(amplitude: int) -> dict[int, float]:
     return pmf
 
 
-@pytest.mark.parametrize("kind", ["regional", "salt_pepper", "gaussian"])
+@pytest.mark.parametrize("kind", list(noise.NOISES))
 def test_shape_dtype_and_input_untouched(kind):
     images = random_images(50)
     before = images.copy()
@@ -34,7 +34,7 @@ def test_shape_dtype_and_input_untouched(kind):
     assert not np.array_equal(out, images)
 
 
-@pytest.mark.parametrize("kind", ["regional", "salt_pepper", "gaussian"])
+@pytest.mark.parametrize("kind", list(noise.NOISES))
 def test_same_seed_same_noise_other_seed_other_noise(kind):
     images = random_images(40)
     a = perturb(images, kind, DEFAULT_PARAMS[kind], np.random.default_rng(5))
@@ -44,7 +44,7 @@ def test_same_seed_same_noise_other_seed_other_noise(kind):
     assert not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize("kind", ["regional", "salt_pepper", "gaussian"])
+@pytest.mark.parametrize("kind", list(noise.NOISES))
 def test_chunked_result_does_not_depend_on_threads(kind):
     images = random_images(3 * noise.CHUNK + 17)
     one = perturb_chunked(images, kind, DEFAULT_PARAMS[kind], np.random.SeedSequence(9), threads=1)
@@ -68,7 +68,7 @@ def test_gaussian_matches_rounded_normal_on_millions_of_values():
     images = flat_images(128, 1000)  # 3,072,000 values, far from the clipping bounds for |k| <= 127
     diff = perturb(images, "gaussian", {"sigma": sigma}, np.random.default_rng(11)).astype(int) - 128
     values, probabilities = rounded_gaussian(sigma)
-    pmf = dict(zip(values.tolist(), probabilities.tolist()))
+    pmf = dict(zip(values.tolist(), probabilities.tolist(), strict=True))
     assert goodness_of_fit(diff.ravel(), pmf)["p_value"] > 1e-3
     assert abs(diff.mean()) < 0.05
     # Var(round(N(0, s^2))) = s^2 + 1/12 (Sheppard's correction)
@@ -114,8 +114,7 @@ def test_salt_pepper_picks_pixels_with_probability_p_and_noises_every_channel():
 
 def test_regional_one_patch_is_a_5x5_square_centred_uniformly_in_2_to_29():
     images = flat_images(128, 5000)
-    out = perturb(images, "regional", {"patches": 1, "patch_size": 5, "amplitude": 25.0},
-                  np.random.default_rng(12))
+    out = perturb(images, "regional", {"patches": 1, "patch_size": 5, "amplitude": 25.0}, np.random.default_rng(12))
     changed = (out != images).any(axis=-1)  # (N, 32, 32)
     top = changed.any(axis=2).argmax(axis=1)
     left = changed.any(axis=1).argmax(axis=1)
@@ -153,8 +152,7 @@ def test_regional_noise_values_are_rounded_uniform_25():
 
 def test_regional_overlapping_patches_add_up():
     images = flat_images(128, 4000)
-    out = perturb(images, "regional", {"patches": 2, "patch_size": 31, "amplitude": 25.0},
-                  np.random.default_rng(14))
+    out = perturb(images, "regional", {"patches": 2, "patch_size": 31, "amplitude": 25.0}, np.random.default_rng(14))
     # two 31x31 squares with centres in [15, 17) overlap almost everywhere: sums of two
     # uniforms reach beyond a single patch's +-25
     diff = out.astype(int) - 128
@@ -167,3 +165,27 @@ def test_unknown_noise_and_bad_images_are_refused():
         perturb(random_images(2), "speckle", {}, np.random.default_rng(0))
     with pytest.raises(ValueError, match="uint8"):
         perturb(random_images(2).astype(np.float32), "gaussian", {"sigma": 1}, np.random.default_rng(0))
+
+
+def zeroed_boxes(out: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(first row, last row + 1, first column, last column + 1) of each image's zeroed pixels."""
+    boxes = []
+    for image in out:
+        rows, cols = np.nonzero((image == 0).all(axis=2))
+        boxes.append((rows.min(), rows.max() + 1, cols.min(), cols.max() + 1))
+    return boxes
+
+
+def test_cutout_blanks_one_square_cut_off_at_the_border():
+    images = flat_images(200, count=2000)
+    out = perturb(images, "cutout", {"size": 16}, np.random.default_rng(21))
+    for image, (top, bottom, left, right) in zip(out, zeroed_boxes(out), strict=True):
+        assert (image[top:bottom, left:right] == 0).all()  # one solid rectangle...
+        assert (image == 0).all(axis=2).sum() == (bottom - top) * (right - left)  # ...and nothing else
+        assert (image[image != 0] == 200).all()
+        # a 16 x 16 square whose centre is uniform over the image, cut off at the border
+        assert 8 <= bottom - top <= 16 and 8 <= right - left <= 16
+        assert top == 0 or bottom - top == 16 or bottom == 32
+    # the square is whole when its centre is in [8, 24] on both axes: (17/32)^2 of the copies
+    whole = sum(bottom - top == 16 and right - left == 16 for top, bottom, left, right in zeroed_boxes(out))
+    assert stats.binomtest(whole, len(out), (17 / 32) ** 2).pvalue > 1e-3

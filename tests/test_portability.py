@@ -1,11 +1,11 @@
 """Moving a finished study, rewording it or pointing it at the same archive elsewhere retrains
 nothing; changing what a trial computes reruns exactly the affected trials."""
+
 import re
 import shutil
 
 import pytest
 import yaml
-
 from workflow_runner import REPO, TINY_EXPERIMENT, snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.slow
@@ -36,11 +36,13 @@ def test_a_moved_checkout_has_nothing_to_do(tmp_path, tiny_study):
     """The workflow and the finished results (with .snakemake/) both copied elsewhere."""
     workdir, config = tiny_study
     moved = tmp_path / "elsewhere"
+    (moved / "repo").mkdir(parents=True)
     for name in WORKFLOW_FILES:
         source = REPO / name
-        copy = shutil.copytree if source.is_dir() else shutil.copy2
-        copy(source, moved / "repo" / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
-                                              if source.is_dir() else {}))
+        if source.is_dir():
+            shutil.copytree(source, moved / "repo" / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, moved / "repo" / name)
     shutil.copytree(workdir, moved / "work", symlinks=True)  # copy2: modification times are kept
     output = dry_run(moved / "work", moved / "work" / config.name, snakefile=moved / "repo" / "Snakefile")
     assert NOTHING_TO_DO in output, output[-3000:]
@@ -50,11 +52,20 @@ def test_descriptions_and_archive_paths_retrain_nothing_but_a_new_sigma_does(tmp
     archive, md5 = tiny_archive
     first = tmp_path / "first.tar.gz"
     shutil.copy2(archive, first)
-    study = tiny_config(sweeps={}, experiments={
-        "baseline": {**TINY_EXPERIMENT, "noise": "none", "trials": 1},
-        "gaussian": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "trials": 1, "baseline": "baseline",
-                     "description": "Gaussian noise"},
-    })
+    study = tiny_config(
+        sweeps={},
+        experiments={
+            "baseline": {**TINY_EXPERIMENT, "noise": "none", "trials": 1},
+            "gaussian": {
+                **TINY_EXPERIMENT,
+                "noise": "gaussian",
+                "enlarge": 2,
+                "trials": 1,
+                "baseline": "baseline",
+                "description": "Gaussian noise",
+            },
+        },
+    )
     study["data"]["archive"] = str(first)
     config = write_config(tmp_path, study)
     snakemake(tmp_path, config=config)
@@ -81,6 +92,7 @@ def test_descriptions_and_archive_paths_retrain_nothing_but_a_new_sigma_does(tmp
     write_config(tmp_path, study)
     output = dry_run(tmp_path, config)
     assert planned_outputs(output, "train_trial") == {"results/experiments/gaussian/trial-01/metrics.json"}
-    assert planned_outputs(output, "make_shard") == {"results/experiments/gaussian/trial-01/shards/shard-0000.npy"}
+    shards = {f"results/experiments/gaussian/trial-01/shards/shard-{s:04d}.npy" for s in (0, 1)}  # 200 / 150
+    assert planned_outputs(output, "make_shard") == shards
     assert not planned_outputs(output, "split_dataset")
     assert yaml.safe_load(config.read_text())["experiments"]["gaussian"]["noise_params"] == {"sigma": 5}

@@ -1,5 +1,6 @@
 """Determinism, kills, full disks and concurrent runs: a rerun must give the same numbers and
 nothing broken may be left behind."""
+
 import errno
 import json
 import os
@@ -9,16 +10,26 @@ import time
 
 import numpy as np
 import pytest
+from fixtures import labelled_images
+from workflow_runner import (
+    REPO,
+    TINY_EXPERIMENT,
+    read_metrics,
+    sha256_of,
+    snakemake,
+    start_snakemake,
+    tiny_config,
+    trial_numbers,
+    write_config,
+)
 
 from cifar_noise import fileio
 from cifar_noise.errors import StudyError
 from cifar_noise.fileio import save_npy
 from cifar_noise.shards import TrainingImages, build_shard, write_shard
-from fixtures import labelled_images
-from workflow_runner import (REPO, TINY_EXPERIMENT, read_metrics, sha256_of, snakemake, start_snakemake,
-                             tiny_config, trial_numbers, write_config)
 
 pytestmark = pytest.mark.slow
+
 
 def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> None:
     """SIGKILL snakemake and everything it started as soon as ``condition()`` holds."""
@@ -46,8 +57,11 @@ def resume(workdir, config, *targets):
 
 # Three trials of the tiny study, rerun from scratch in another folder (a whole second study
 # would only cost CI time: every trial is produced the same way).
-RERUN = ["results/experiments/regional/trial-01/metrics.json", "results/experiments/gaussian/trial-02/metrics.json",
-         "results/experiments/unpaired/trial-01/metrics.json"]
+RERUN = [
+    "results/experiments/regional/trial-01/metrics.json",
+    "results/experiments/gaussian/trial-02/metrics.json",
+    "results/experiments/unpaired/trial-01/metrics.json",
+]
 
 
 def same_files(first: dict, second: dict) -> bool:
@@ -92,8 +106,14 @@ def test_each_trial_records_what_reproduces_it(tiny_study):
         assert key in params
     assert {"python", "numpy", "keras", "tensorflow", "snakemake"} <= set(metrics["versions"])
     assert metrics["backend"] == "tensorflow" and metrics["device"]
-    assert set(metrics["inputs_sha256"]) == {"train_images", "train_labels", "test_images", "test_labels",
-                                             "shard-0000.npy", "shard-0001.npy"}
+    assert set(metrics["inputs_sha256"]) == {
+        "train_images",
+        "train_labels",
+        "test_images",
+        "test_labels",
+        "shard-0000.npy",
+        "shard-0001.npy",
+    }
     commit = metrics["git_commit"]  # "<sha>" or "<sha>-dirty"; None only outside a git checkout
     if (REPO / ".git").exists():
         assert commit is not None and len(commit.split("-")[0]) == 40
@@ -107,8 +127,9 @@ def test_each_trial_records_what_reproduces_it(tiny_study):
 
 def long_trial_config(workdir, archive, epochs=4):
     long = {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "epochs": epochs, "batch_size": 8, "trials": 1}
-    return write_config(workdir, tiny_config(url=archive.as_uri(), matched_baselines=False, sweeps={},
-                                             experiments={"long": long}))
+    return write_config(
+        workdir, tiny_config(url=archive.as_uri(), matched_baselines=False, sweeps={}, experiments={"long": long})
+    )
 
 
 LONG = "results/experiments/long/trial-01/metrics.json"
@@ -142,8 +163,10 @@ def test_training_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, tiny_ar
     resume(tmp_path, config, LONG)
     metrics = read_metrics(tmp_path, "long/trial-01")
     assert metrics["resumed_from_epoch"] == 1
-    assert "resuming from the checkpoint after epoch 1" in (
-        tmp_path / "results/logs/train_trial/long/trial-01.log").read_text()
+    assert (
+        "resuming from the checkpoint after epoch 1"
+        in (tmp_path / "results/logs/train_trial/long/trial-01.log").read_text()
+    )
     assert trial_numbers(tmp_path) == trial_numbers(uninterrupted)
     assert not checkpoints.exists()  # a finished trial leaves no checkpoints behind
 
@@ -163,8 +186,16 @@ def test_checkpoints_of_other_parameters_are_not_resumed(tmp_path, tiny_archive,
 
 def big_shard_config(workdir, archive):
     wide = {**TINY_EXPERIMENT, "train_size": 300, "noise": "regional", "enlarge": 11, "batch_size": 100, "trials": 1}
-    return write_config(workdir, tiny_config(url=archive.as_uri(), matched_baselines=False, sweeps={},
-                                             shards={"size": 1000, "threads": 1}, experiments={"wide": wide}))
+    return write_config(
+        workdir,
+        tiny_config(
+            url=archive.as_uri(),
+            matched_baselines=False,
+            sweeps={},
+            shards={"size": 1000},
+            experiments={"wide": wide},
+        ),
+    )
 
 
 WIDE = "results/experiments/wide/trial-01/metrics.json"
@@ -199,7 +230,7 @@ def test_two_snakemakes_on_one_folder_do_not_corrupt_it(tmp_path, tiny_archive, 
     outputs = [first.communicate(timeout=900)[0], second.communicate(timeout=900)[0]]
     codes = [first.returncode, second.returncode]
     assert 0 in codes, outputs
-    for code, output in zip(codes, outputs):
+    for code, output in zip(codes, outputs, strict=True):
         if code != 0:  # the loser is refused by Snakemake's lock, it does not write
             assert "LockException" in output or "cannot be locked" in output, output[-2000:]
     snakemake(tmp_path, *RERUN, config=config)  # whatever the loser left undone

@@ -1,10 +1,10 @@
 """Snakemake's HTML report of the tiny study holds every table and figure with its caption."""
+
 import base64
 import json
 import re
 
 import pytest
-
 from workflow_runner import snakemake
 
 pytestmark = pytest.mark.slow
@@ -26,11 +26,21 @@ def report(tiny_study, tmp_path_factory):
 
 
 EXPECTED = [
-    "results/summary.md", "results/tables/trials.csv", "results/tables/comparisons.csv",
-    "results/tables/baseline.md", "results/tables/gaussian.md", "results/tables/unpaired.md",
-    "results/plots/test_accuracy.png", "results/plots/training_curves.png", "results/plots/per_class_accuracy.png",
-    "results/plots/confusion_matrices.png", "results/plots/runtimes.png", "results/plots/sweeps/sigma.png",
-    "results/plots/noise_examples/gaussian-sigma20.png", "results/plots/noise_examples/gaussian-sigma5.png",
+    "results/summary.md",
+    "results/tables/trials.csv",
+    "results/tables/comparisons.csv",
+    "results/tables/baseline.md",
+    "results/tables/gaussian.md",
+    "results/tables/unpaired.md",
+    "results/plots/test_accuracy.png",
+    "results/plots/training_curves.png",
+    "results/plots/per_class_accuracy.png",
+    "results/plots/confusion_matrices.png",
+    "results/plots/runtimes.png",
+    "results/plots/sweeps/sigma.png",
+    "results/plots/noise_examples/cutout-size16.png",
+    "results/plots/noise_examples/gaussian-sigma20.png",
+    "results/plots/noise_examples/gaussian-sigma5.png",
     "results/plots/noise_examples/regional-amplitude25-patchsize5-patches3.png",
     "results/plots/noise_examples/saltpepper-amplitude50-probability0.1.png",
 ]

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from fixtures import decode_index, decode_label, labelled_images, write_shards
 
 from cifar_noise.fileio import npy_layout, save_npy
 from cifar_noise.shards import NpyRows, TrainingImages, build_shard, shard_count, shard_rows
-from fixtures import decode_index, decode_label, labelled_images, write_shards
 
 
 def test_shard_count_and_rows():
@@ -38,8 +38,9 @@ def test_every_global_index_reads_the_right_copy_and_label(trial):
 def test_noisy_shards_keep_labels_and_differ_per_copy(tmp_path):
     images, labels = labelled_images(60, seed=6)
     save_npy(tmp_path / "train_images.npy", images)
-    paths = write_shards(tmp_path, images, 3, 50, "regional", {"patches": 3, "patch_size": 5, "amplitude": 25.0},
-                         noise_seed=2)
+    paths = write_shards(
+        tmp_path, images, 3, 50, "regional", {"patches": 3, "patch_size": 5, "amplitude": 25.0}, noise_seed=2
+    )
     data = TrainingImages(tmp_path / "train_images.npy", labels, paths, shard_size=50)
     got, got_labels = data.read(np.arange(180))
     assert np.array_equal(decode_label(got), got_labels)
@@ -62,7 +63,7 @@ def test_a_shard_rebuilt_alone_is_byte_identical(tmp_path):
 
 
 def test_truncated_shard_is_rejected(trial):
-    folder, *_ , paths = trial
+    folder, *_, paths = trial
     data = paths[0].read_bytes()
     paths[0].write_bytes(data[:-100])
     with pytest.raises(ValueError, match="truncated"):

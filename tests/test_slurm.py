@@ -3,6 +3,7 @@
 Needs a SLURM cluster: `.ci/slurm/start.sh` starts a single-node one on localhost (CI does, and
 sets CIFAR_NOISE_SLURM=1 so that these tests fail rather than skip when it is missing).
 """
+
 import os
 import re
 import shutil
@@ -10,7 +11,6 @@ import signal
 import subprocess
 
 import pytest
-
 from workflow_runner import REPO, TINY_EXPERIMENT, read_metrics, start_snakemake, tiny_config, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
@@ -39,13 +39,23 @@ def slurm():
 # What a CI machine needs on top of profiles/slurm: its partition, small sizes, no GPU, and job
 # states from squeue (it has no accounting database).
 CI_OVERRIDES = [
-    "--workflow-profile", str(REPO / "profiles" / "slurm"),
-    "--jobs", "4",
-    "--default-resources", "slurm_partition=debug",
-    "--set-resources", "train_trial:slurm_partition=debug", "train_trial:gpu=0", "train_trial:mem_mb=2000",
-    "--set-threads", "train_trial=1", "make_shard=1",
-    "--slurm-status-command", "squeue",
-    "--slurm-init-seconds-before-status-checks", "8",
+    "--workflow-profile",
+    str(REPO / "profiles" / "slurm"),
+    "--jobs",
+    "4",
+    "--default-resources",
+    "slurm_partition=debug",
+    "--set-resources",
+    "train_trial:slurm_partition=debug",
+    "train_trial:gpu=0",
+    "train_trial:mem_mb=2000",
+    "--set-threads",
+    "train_trial=1",
+    "make_shard=1",
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "8",
     "--slurm-keep-successful-logs",
 ]
 
@@ -63,10 +73,15 @@ def run_on_slurm(workdir, config, *extra):
 
 
 def slurm_config(tmp_path, tiny_archive, **changes):
-    config = tiny_config(matched_baselines=False, sweeps={}, data={"archive": str(tiny_archive[0])}, experiments={
-        "baseline": {**TINY_EXPERIMENT, "noise": "none", "trials": 1},
-        "gaussian": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "baseline": "baseline"},
-    })
+    config = tiny_config(
+        matched_baselines=False,
+        sweeps={},
+        data={"archive": str(tiny_archive[0])},
+        experiments={
+            "baseline": {**TINY_EXPERIMENT, "noise": "none", "trials": 1},
+            "gaussian": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "baseline": "baseline"},
+        },
+    )
     config.update(changes)
     return write_config(tmp_path, config)
 
@@ -101,8 +116,12 @@ def test_every_job_runs_as_a_slurm_job(tmp_path, tiny_archive):
 
     # SLURM's own logs, and the trials know their SLURM job
     logs = tmp_path / ".snakemake" / "slurm_logs"
-    assert {p.name for p in logs.iterdir()} >= {"rule_extract_dataset", "rule_split_dataset", "rule_train_trial",
-                                                "rule_aggregate_trials"}
+    assert {p.name for p in logs.iterdir()} >= {
+        "rule_extract_dataset",
+        "rule_split_dataset",
+        "rule_train_trial",
+        "rule_aggregate_trials",
+    }
     assert "rule_make_shard" in {p.name for p in logs.iterdir()}
     for trial in ("baseline/trial-01", "gaussian/trial-01", "gaussian/trial-02"):
         assert read_metrics(tmp_path, trial)["slurm_job_id"]

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from fixtures import decode_index, decode_label, tiny_cifar
 
 from cifar_noise.errors import StudyError
 from cifar_noise.split import make_split
-from fixtures import decode_index, decode_label, tiny_cifar
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,7 @@ def test_unpaired_shuffle_reproduces_the_notebooks_bug(data):
     assert np.array_equal(paired.train_images, unpaired.train_images)
     assert (decode_label(unpaired.train_images) == unpaired.train_labels).mean() < 0.3
     assert sorted(unpaired.train_labels.tolist() + unpaired.test_labels[:300].tolist()) == sorted(
-        data.train_labels.tolist())
+        data.train_labels.tolist()
+    )
     # the official test images keep their true labels, as in the notebook
     assert np.array_equal(decode_label(unpaired.test_images[-120:]), unpaired.test_labels[-120:])

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
+from fixtures import decode_index, decode_label, labelled_images, write_shards
 
 from cifar_noise.fileio import save_npy
 from cifar_noise.shards import NpyRows, TrainingImages
 from cifar_noise.train import BatchStream, epoch_order, evaluate
-from fixtures import decode_index, decode_label, labelled_images, write_shards
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def test_an_epoch_visits_every_image_once_with_its_label(training_images):
     data, images, labels = training_images
     stream = BatchStream(data, batch_size=32, seed=3, scale=True)
     assert stream.steps() == 6
-    xs, ys = zip(*stream.epoch(0))
+    xs, ys = zip(*stream.epoch(0), strict=True)
     x, y = np.concatenate(xs), np.concatenate(ys)
     assert [len(b) for b in xs] == [32] * 5 + [20]
     assert x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1

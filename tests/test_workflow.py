@@ -1,11 +1,11 @@
 """The whole workflow on a tiny CIFAR-format archive: download to plots, partial reruns, bad configs."""
+
 import hashlib
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from fixtures import decode_label
 from workflow_runner import files_with_mtimes, read_metrics, snakemake, tiny_config, trial_numbers, write_config
 
@@ -26,21 +26,49 @@ def test_everything_is_produced(study):
     workdir, _ = study
     results = workdir / "results"
     trials = pd.read_csv(results / "tables" / "trials.csv")
-    assert len(trials) == 14
+    assert len(trials) == 16
     assert sorted(trials["experiment"].unique()) == [
-        "baseline", "gaussian", "no_noise-200-2ep-b50-official", "regional", "salt_pepper", "sigma-sigma5",
-        "unpaired"]
-    for column in ("train_size", "enlarge", "noise", "noise_sigma", "epochs", "batch_size", "train_seed",
-                   "val_accuracy", "train_loss", "test_accuracy_cat", "images_per_second", "backend"):
+        "baseline",
+        "cutout",
+        "gaussian",
+        "no_noise-200-2ep-b50-official",
+        "regional",
+        "salt_pepper",
+        "sigma-sigma5",
+        "unpaired",
+    ]
+    for column in (
+        "train_size",
+        "enlarge",
+        "noise",
+        "noise_sigma",
+        "epochs",
+        "batch_size",
+        "train_seed",
+        "val_accuracy",
+        "train_loss",
+        "test_accuracy_cat",
+        "images_per_second",
+        "backend",
+    ):
         assert column in trials.columns
-    for name in ("baseline", "regional", "salt_pepper", "gaussian"):
+    for name in ("baseline", "regional", "salt_pepper", "gaussian", "cutout"):
         table = (results / "tables" / f"{name}.md").read_text()
         assert "Trial |validation loss |validation accuracy |training loss |training accuracy\n-|-|-|-|-\n" in table
         assert table.count("\n1|") == 1 and table.count("\n2|") == 1 and "\nMean|" in table
-    for png in ["test_accuracy.png", "training_curves.png", "per_class_accuracy.png", "confusion_matrices.png",
-                "runtimes.png", "sweeps/sigma.png", "noise_examples/gaussian-sigma20.png", "noise_examples/gaussian-sigma5.png",
-                "noise_examples/regional-amplitude25-patchsize5-patches3.png",
-                "noise_examples/saltpepper-amplitude50-probability0.1.png"]:
+    for png in [
+        "test_accuracy.png",
+        "training_curves.png",
+        "per_class_accuracy.png",
+        "confusion_matrices.png",
+        "runtimes.png",
+        "sweeps/sigma.png",
+        "noise_examples/cutout-size16.png",
+        "noise_examples/gaussian-sigma20.png",
+        "noise_examples/gaussian-sigma5.png",
+        "noise_examples/regional-amplitude25-patchsize5-patches3.png",
+        "noise_examples/saltpepper-amplitude50-probability0.1.png",
+    ]:
         assert (results / "plots" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (results / "checkpoints").exists() or not any((results / "checkpoints").rglob("*.keras"))
 
@@ -63,8 +91,14 @@ def test_trial_records(study):
 def test_every_job_has_a_log(study):
     workdir, _ = study
     logs = workdir / "results" / "logs"
-    for name in ("download_archive.log", "extract_dataset.log", "aggregate_trials.log", "plot_results.log",
-                 "train_trial/regional/trial-01.log", "make_shard/regional/trial-01/shard-0000.log"):
+    for name in (
+        "download_archive.log",
+        "extract_dataset.log",
+        "aggregate_trials.log",
+        "plot_results.log",
+        "train_trial/regional/trial-01.log",
+        "make_shard/regional/trial-01/shard-0000.log",
+    ):
         assert (logs / name).exists(), name
     assert "test accuracy" in (logs / "train_trial/regional/trial-01.log").read_text()
 
@@ -80,8 +114,7 @@ def test_splits_keep_images_and_labels_together(study):
             assert matching < 0.3  # the notebook's bug, on purpose
         else:
             assert matching == 1.0
-            assert np.array_equal(decode_label(np.load(split / "test_images.npy")),
-                                  np.load(split / "test_labels.npy"))
+            assert np.array_equal(decode_label(np.load(split / "test_images.npy")), np.load(split / "test_labels.npy"))
 
 
 def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
@@ -100,15 +133,37 @@ def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
         "experiments/regional/trial-02/metrics.json",
         "experiments/regional/trial-02/history.csv",
         "experiments/regional/trial-02/model.keras",
-        "tables/trials.csv", "tables/comparisons.csv", "summary.md", "study-archive.zip",
-        *(f"tables/{name}.md" for name in ("baseline", "unpaired", "regional", "salt_pepper", "gaussian",
-                                          "sigma-sigma5", "no_noise-200-2ep-b50-official")),
-        *(f"plots/{name}.png" for name in ("test_accuracy", "training_curves", "per_class_accuracy",
-                                          "confusion_matrices", "runtimes", "sweeps/sigma")),
+        "tables/trials.csv",
+        "tables/comparisons.csv",
+        "summary.md",
+        "study-archive.zip",
+        *(
+            f"tables/{name}.md"
+            for name in (
+                "baseline",
+                "unpaired",
+                "regional",
+                "salt_pepper",
+                "gaussian",
+                "sigma-sigma5",
+                "no_noise-200-2ep-b50-official",
+            )
+        ),
+        *(
+            f"plots/{name}.png"
+            for name in (
+                "test_accuracy",
+                "training_curves",
+                "per_class_accuracy",
+                "confusion_matrices",
+                "runtimes",
+                "sweeps/sigma",
+            )
+        ),
     }
     # the rerun trial is deterministic: same numbers as the first time
     assert trial_numbers(workdir) == numbers
-    assert len(pd.read_csv(workdir / "results/tables/trials.csv")) == 14
+    assert len(pd.read_csv(workdir / "results/tables/trials.csv")) == 16
 
 
 def test_one_trial_alone_from_a_local_archive(tmp_path, tiny_archive):
@@ -129,12 +184,28 @@ def test_one_trial_alone_from_a_local_archive(tmp_path, tiny_archive):
     assert not any(p.startswith(("tables/", "plots/")) for p in made)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"experiments": {"bad name": {"train_size": 10, "architecture": "seed_a", "noise": "none", "epochs": 1,
-                                   "batch_size": 5, "trials": 1}}}, "experiment name 'bad name' is not allowed"),
-    ({"shards": {"size": -3}}, r"shards.size: -3 is less than the minimum of 1"),
-    ({"trainng": {}}, r"'trainng' was unexpected"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {
+                "experiments": {
+                    "bad name": {
+                        "train_size": 10,
+                        "architecture": "seed_a",
+                        "noise": "none",
+                        "epochs": 1,
+                        "batch_size": 5,
+                        "trials": 1,
+                    }
+                }
+            },
+            "experiment name 'bad name' is not allowed",
+        ),
+        ({"shards": {"size": -3}}, r"shards.size: -3 is less than the minimum of 1"),
+        ({"trainng": {}}, r"'trainng' was unexpected"),
+    ],
+)
 def test_bad_config_stops_before_any_job(tmp_path, change, message):
     config = write_config(tmp_path, tiny_config() | change)
     result = snakemake(tmp_path, config=config, check=False)

@@ -12,29 +12,38 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
-TINY_EXPERIMENT = {"train_size": 200, "test_set": "official", "architecture": "seed_a", "epochs": 1,
-                   "batch_size": 50, "trials": 2}
+TINY_EXPERIMENT = {
+    "train_size": 200,
+    "test_set": "official",
+    "architecture": "seed_a",
+    "epochs": 1,
+    "batch_size": 50,
+    "trials": 2,
+}
 
 
 def tiny_config(url: str | None = None, md5: str | None = None, **extra) -> dict:
-    """All four conditions, two trials each, on the tiny archive, plus the step-matched baseline
-    (created by the workflow), an unpaired-labels twin of the baseline and a two-point sweep
-    (14 trials, about a minute on 2 cores)."""
+    """Every noise, two trials each, on the tiny archive, plus the step-matched baseline (created by
+    the workflow), an unpaired-labels twin of the baseline and a two-point sweep (16 trials, about a
+    minute on 2 cores)."""
     config = {
         "seed": 7,
         "data": {"url": url or "file:///nonexistent", "md5": md5},
-        "shards": {"size": 150, "threads": 1},
-        "training": {"threads": 1},
+        "shards": {"size": 150},
         "experiments": {
             "baseline": {**TINY_EXPERIMENT, "noise": "none"},
             "unpaired": {**TINY_EXPERIMENT, "noise": "none", "shuffle": "unpaired"},
             "regional": {**TINY_EXPERIMENT, "noise": "regional", "enlarge": 2, "baseline": "baseline"},
             "salt_pepper": {**TINY_EXPERIMENT, "noise": "salt_pepper", "enlarge": 2, "baseline": "baseline"},
             "gaussian": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "baseline": "baseline"},
+            "cutout": {**TINY_EXPERIMENT, "noise": "cutout", "enlarge": 2, "baseline": "baseline"},
         },
         "sweeps": {
-            "sigma": {"vary": "sigma", "values": [5, 20],
-                      "experiment": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2}},
+            "sigma": {
+                "vary": "sigma",
+                "values": [5, 20],
+                "experiment": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2},
+            },
         },
     }
     config.update(extra)
@@ -47,10 +56,24 @@ def write_config(folder: Path, config: dict, name: str = "config.yaml") -> Path:
     return path
 
 
+# Local test runs train and shard with one thread per job, so that two jobs run at once on 2 cores.
+ONE_THREAD_PER_JOB = ("--set-threads", "train_trial=1", "make_shard=1")
+
+
 def snakemake_command(workdir: Path, *args: str, config: Path | None = None, cores: int | None = 2) -> list[str]:
-    """``cores=None`` leaves scheduling to an executor (SLURM) and passes no --cores."""
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), *(["--cores", str(cores)] if cores else []), *args]
+    """``cores=None`` leaves scheduling to an executor (SLURM, whose test sets its own threads) and
+    passes no --cores."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *(["--cores", str(cores), *ONE_THREAD_PER_JOB] if cores else []),
+        *args,
+    ]
     if config is not None:
         command += ["--configfile", str(config)]
     return command
@@ -60,20 +83,28 @@ def snakemake_env() -> dict:
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
-def snakemake(workdir: Path, *args: str, config: Path | None = None, timeout: float = 900,
-              check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, config: Path | None = None, timeout: float = 900, check: bool = True
+) -> subprocess.CompletedProcess:
     command = snakemake_command(workdir, *args, config=config)
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=snakemake_env())
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+        )
     return result
 
 
-def start_snakemake(workdir: Path, *args: str, config: Path | None = None,
-                    cores: int | None = 2) -> subprocess.Popen:
+def start_snakemake(workdir: Path, *args: str, config: Path | None = None, cores: int | None = 2) -> subprocess.Popen:
     """snakemake in a session of its own (so that a test can SIGKILL it and all it started)."""
-    return subprocess.Popen(snakemake_command(workdir, *args, config=config, cores=cores), env=snakemake_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        snakemake_command(workdir, *args, config=config, cores=cores),
+        env=snakemake_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def read_metrics(workdir: Path, trial: str) -> dict:
@@ -81,8 +112,19 @@ def read_metrics(workdir: Path, trial: str) -> dict:
     return json.loads((workdir / "results" / "experiments" / trial / "metrics.json").read_text())
 
 
-RESULT_KEYS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy", "per_class_accuracy",
-               "confusion_matrix", "epochs", "train_images", "test_images", "inputs_sha256", "params")
+RESULT_KEYS = (
+    "val_loss",
+    "val_accuracy",
+    "train_loss",
+    "train_accuracy",
+    "per_class_accuracy",
+    "confusion_matrix",
+    "epochs",
+    "train_images",
+    "test_images",
+    "inputs_sha256",
+    "params",
+)
 
 
 def trial_numbers(workdir: Path) -> dict[str, dict]:
@@ -101,5 +143,8 @@ def files_with_mtimes(root: Path) -> dict[str, int]:
 def sha256_of(root: Path, pattern: str = "**/*.npy") -> dict[str, str]:
     import hashlib
 
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.glob(pattern)) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.glob(pattern))
+        if p.is_file()
+    }

@@ -32,8 +32,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
@@ -63,15 +61,30 @@ def prepare_trial_data(archive: Path, folder: Path, train_size: int, test_size: 
     from cifar_noise.shards import build_shard, write_shard
 
     data = read_archive(archive)
-    inputs = {"train_images": folder / "train_images.npy", "train_labels": folder / "train_labels.npy",
-              "test_images": folder / "test_images.npy", "test_labels": folder / "test_labels.npy"}
+    inputs = {
+        "train_images": folder / "train_images.npy",
+        "train_labels": folder / "train_labels.npy",
+        "test_images": folder / "test_images.npy",
+        "test_labels": folder / "test_labels.npy",
+    }
     save_npy(inputs["train_images"], data.train_images[:train_size])
     save_npy(inputs["train_labels"], data.train_labels[:train_size])
     save_npy(inputs["test_images"], data.test_images[:test_size])
     save_npy(inputs["test_labels"], data.test_labels[:test_size])
     shard = folder / "shard-0000.npy"
-    write_shard(shard, build_shard(data.train_images[:train_size], 0, 2, train_size, "gaussian",
-                                   {"sigma": 20.0}, noise_seed=1, threads=os.cpu_count() or 1))
+    write_shard(
+        shard,
+        build_shard(
+            data.train_images[:train_size],
+            0,
+            2,
+            train_size,
+            "gaussian",
+            {"sigma": 20.0},
+            noise_seed=1,
+            threads=os.cpu_count() or 1,
+        ),
+    )
     return {**{k: str(v) for k, v in inputs.items()}, "shards": [str(shard)]}
 
 
@@ -80,11 +93,27 @@ def prepare_trial_data(archive: Path, folder: Path, train_size: int, test_size: 
 
 
 def trial_params(architecture: str, batch: int, train_size: int) -> dict:
-    return {"experiment": f"bench-{architecture}-b{batch}", "trial": 1, "train_size": train_size,
-            "test_set": "official", "test_size": None, "architecture": architecture, "noise": "gaussian",
-            "noise_params": {"sigma": 20.0}, "enlarge": 2, "epochs": 2, "batch_size": batch, "shuffle": "paired",
-            "scale_inputs": True, "evaluate_every_epoch": False,
-            "shard_size": train_size, "seed": 1, "split_seed": 1, "noise_seed": 1, "train_seed": 1}
+    return {
+        "experiment": f"bench-{architecture}-b{batch}",
+        "trial": 1,
+        "train_size": train_size,
+        "test_set": "official",
+        "test_size": None,
+        "architecture": architecture,
+        "noise": "gaussian",
+        "noise_params": {"sigma": 20.0},
+        "enlarge": 2,
+        "epochs": 2,
+        "batch_size": batch,
+        "shuffle": "paired",
+        "scale_inputs": True,
+        "evaluate_every_epoch": False,
+        "shard_size": train_size,
+        "seed": 1,
+        "split_seed": 1,
+        "noise_seed": 1,
+        "train_seed": 1,
+    }
 
 
 def child_trial(spec: dict) -> dict:
@@ -92,17 +121,29 @@ def child_trial(spec: dict) -> dict:
     from cifar_noise.train import run_trial
 
     out = Path(spec["out"])
-    metrics = run_trial(trial_params(spec["architecture"], spec["batch"], spec["train_size"]), spec["inputs"],
-                        {name: out / f"{name}.out" for name in ("model", "history", "metrics")},
-                        out / "checkpoints", threads=spec["threads"], log=lambda m: None,
-                        max_steps_per_epoch=spec["steps"], gpu=spec["gpu"],
-                        gpu_memory_fraction=spec["memory_fraction"])
+    metrics = run_trial(
+        trial_params(spec["architecture"], spec["batch"], spec["train_size"]),
+        spec["inputs"],
+        {name: out / f"{name}.out" for name in ("model", "history", "metrics")},
+        out / "checkpoints",
+        threads=spec["threads"],
+        log=lambda m: None,
+        max_steps_per_epoch=spec["steps"],
+        gpu=spec["gpu"],
+        gpu_memory_fraction=spec["memory_fraction"],
+    )
     history = list(csv_rows(out / "history.out"))
     measured = history[-1]
-    return {"architecture": spec["architecture"], "batch": spec["batch"], "device": metrics["device"],
-            "backend": metrics["backend"], "images": int(measured["images"]), "seconds": float(measured["seconds"]),
-            "images_per_second": float(measured["images_per_second"]),
-            "eval_images_per_second": metrics["test_images"] / metrics["eval_seconds"]}
+    return {
+        "architecture": spec["architecture"],
+        "batch": spec["batch"],
+        "device": metrics["device"],
+        "backend": metrics["backend"],
+        "images": int(measured["images"]),
+        "seconds": float(measured["seconds"]),
+        "images_per_second": float(measured["images_per_second"]),
+        "eval_images_per_second": metrics["test_images"] / metrics["eval_seconds"],
+    }
 
 
 def csv_rows(path: Path):
@@ -117,8 +158,14 @@ def run_children(specs: list[dict], timeout: float) -> list[dict]:
     procs = []
     for spec in specs:
         Path(spec["out"]).mkdir(parents=True, exist_ok=True)
-        procs.append(subprocess.Popen([sys.executable, __file__, "--child", json.dumps(spec)],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, __file__, "--child", json.dumps(spec)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=timeout)
@@ -135,20 +182,42 @@ def run_children(specs: list[dict], timeout: float) -> list[dict]:
 def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float) -> dict:
     """The default study by Snakemake, GPU profile, ``slots`` trials per GPU; stopped at ``deadline``."""
     config = Path(args.study_config).resolve()
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--configfile", str(config), "--cores", str(os.cpu_count()),
-               "--config", f"data={json.dumps({'archive': str(archive)})}", "--quiet", "rules"]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--cores",
+        str(os.cpu_count()),
+        "--config",
+        f"data={json.dumps({'archive': str(archive)})}",
+        "--quiet",
+        "rules",
+    ]
     if args.cpu:  # the smoke run: the default profile, CPU training
         command += ["--workflow-profile", str(REPO / "profiles" / "default")]
     else:
-        command += ["--workflow-profile", str(REPO / "profiles" / "gpu"), "--resources", f"gpu={slots}",
-                    # (--set-resources on the command line replaces the profile's, so both are given)
-                    "--set-resources", "train_trial:gpu=1", f"train_trial:trials_per_gpu={slots}"]
+        command += [
+            "--workflow-profile",
+            str(REPO / "profiles" / "gpu"),
+            "--resources",
+            f"gpu={slots}",
+            # (--set-resources on the command line replaces the profile's, so both are given)
+            "--set-resources",
+            "train_trial:gpu=1",
+            f"train_trial:trials_per_gpu={slots}",
+        ]
     log(f"study: {' '.join(command[3:])}")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     started = time.monotonic()
-    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         output, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
         finished, stopped = proc.returncode == 0, False
@@ -157,14 +226,24 @@ def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float) -
         output, _ = proc.communicate(timeout=60)
         finished, stopped = False, True
     wall = time.monotonic() - started
-    metrics = [json.loads(p.read_text()) for p in sorted((workdir / "results" / "experiments").glob("*/*/metrics.json"))]
-    return {"finished": finished, "stopped_at_deadline": stopped, "returncode": proc.returncode, "wall_seconds": wall, "trials_per_gpu": slots,
-            "trials_done": len(metrics), "trials_planned": study_trial_count(config),
-            "trained_images": sum(m["train_images"] * m["epochs"] for m in metrics),
-            "evaluated_images": sum(m["test_images"] for m in metrics),
-            "train_seconds_summed": sum(m["train_seconds"] for m in metrics),
-            "devices": sorted({m["device"] for m in metrics}), "backends": sorted({m["backend"] for m in metrics}),
-            "output_tail": output[-3000:]}
+    metrics = [
+        json.loads(p.read_text()) for p in sorted((workdir / "results" / "experiments").glob("*/*/metrics.json"))
+    ]
+    return {
+        "finished": finished,
+        "stopped_at_deadline": stopped,
+        "returncode": proc.returncode,
+        "wall_seconds": wall,
+        "trials_per_gpu": slots,
+        "trials_done": len(metrics),
+        "trials_planned": study_trial_count(config),
+        "trained_images": sum(m["train_images"] * m["epochs"] for m in metrics),
+        "evaluated_images": sum(m["test_images"] for m in metrics),
+        "train_seconds_summed": sum(m["train_seconds"] for m in metrics),
+        "devices": sorted({m["device"] for m in metrics}),
+        "backends": sorted({m["backend"] for m in metrics}),
+        "output_tail": output[-3000:],
+    }
 
 
 def study_trial_count(config: Path) -> int:
@@ -183,18 +262,36 @@ def training_flops(config: Path) -> float:
 
     study = Study(yaml.safe_load(config.read_text()))
     per_image = {arch: flops_per_image(arch) for arch in ("seed_a", "seed_b")}
-    return sum(per_image[e["architecture"]] * e["train_size"] * e["enlarge"] * e["epochs"] * e["trials"]
-               for e in study.experiments.values())
+    return sum(
+        per_image[e["architecture"]] * e["train_size"] * e["enlarge"] * e["epochs"] * e["trials"]
+        for e in study.experiments.values()
+    )
 
 
 def flops_per_image(architecture: str) -> float:
     """3 x 2 x multiply-adds of the forward pass (forward + backward), convolutions and dense layers."""
-    layers = {"seed_a": [("conv", 32, 3, 64), ("conv", 32, 64, 64), ("dense", 16 * 16 * 64, 128),
-                         ("dense", 128, 30), ("dense", 30, 10)],
-              "seed_b": [("conv", 32, 3, 32), ("conv", 32, 32, 32), ("conv", 16, 32, 64), ("conv", 16, 64, 64),
-                         ("dense", 8 * 8 * 64, 128), ("dense", 128, 10)]}[architecture]
-    macs = sum(size * size * 9 * cin * cout if kind == "conv" else size * cin
-               for kind, size, cin, *rest in layers for cout in [rest[0] if rest else cin])
+    layers = {
+        "seed_a": [
+            ("conv", 32, 3, 64),
+            ("conv", 32, 64, 64),
+            ("dense", 16 * 16 * 64, 128),
+            ("dense", 128, 30),
+            ("dense", 30, 10),
+        ],
+        "seed_b": [
+            ("conv", 32, 3, 32),
+            ("conv", 32, 32, 32),
+            ("conv", 16, 32, 64),
+            ("conv", 16, 64, 64),
+            ("dense", 8 * 8 * 64, 128),
+            ("dense", 128, 10),
+        ],
+    }[architecture]
+    macs = sum(
+        size * size * 9 * cin * cout if kind == "conv" else size * cin
+        for kind, size, cin, *rest in layers
+        for cout in [rest[0] if rest else cin]
+    )
     return 6.0 * macs
 
 
@@ -202,11 +299,21 @@ def flops_per_image(architecture: str) -> float:
 
 
 def environment(args) -> dict:
-    info = {"date": time.strftime("%Y-%m-%d"), "host": platform.node(), "cpu": cpu_name(), "cores": os.cpu_count(),
-            "keras_backend": os.environ.get("KERAS_BACKEND"), "versions": package_versions(), "cpu_mode": args.cpu}
+    info = {
+        "date": time.strftime("%Y-%m-%d"),
+        "host": platform.node(),
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "keras_backend": os.environ.get("KERAS_BACKEND"),
+        "versions": package_versions(),
+        "cpu_mode": args.cpu,
+    }
     if shutil.which("nvidia-smi"):
-        info["nvidia_smi"] = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
-                                             "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+        info["nvidia_smi"] = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     return info
 
 
@@ -227,7 +334,9 @@ def main() -> None:
         print(json.dumps(child_trial(json.loads(args.child))))
         return
     if args.render:  # rewrite OUT.md from OUT.json
-        Path(args.out).with_suffix(".md").write_text(report(json.loads(Path(args.out).with_suffix(".json").read_text())))
+        Path(args.out).with_suffix(".md").write_text(
+            report(json.loads(Path(args.out).with_suffix(".json").read_text()))
+        )
         return
 
     start = time.monotonic()
@@ -247,8 +356,12 @@ def main() -> None:
     archive = work / "cifar-10-python.tar.gz"
     t = time.monotonic()
     write_synthetic_archive(archive, train_images, test_images)
-    results["archive"] = {"train_images": train_images, "test_images": test_images,
-                          "bytes": archive.stat().st_size, "seconds": time.monotonic() - t}
+    results["archive"] = {
+        "train_images": train_images,
+        "test_images": test_images,
+        "bytes": archive.stat().st_size,
+        "seconds": time.monotonic() - t,
+    }
     log(f"synthetic archive: {results['archive']}")
 
     if earlier:
@@ -260,9 +373,17 @@ def main() -> None:
     threads = 2
 
     def spec(architecture, batch, name, memory_fraction=None):
-        return {"architecture": architecture, "batch": batch, "inputs": inputs, "steps": steps[batch],
-                "train_size": train_size, "threads": threads, "gpu": gpu, "memory_fraction": memory_fraction,
-                "out": str(work / "runs" / name)}
+        return {
+            "architecture": architecture,
+            "batch": batch,
+            "inputs": inputs,
+            "steps": steps[batch],
+            "train_size": train_size,
+            "threads": threads,
+            "gpu": gpu,
+            "memory_fraction": memory_fraction,
+            "out": str(work / "runs" / name),
+        }
 
     results["single"] = earlier.get("single", [])
     for architecture in ("seed_a", "seed_b") if not earlier else ():
@@ -275,10 +396,15 @@ def main() -> None:
     results["concurrent"] = earlier.get("concurrent", [])
     for n in (int(v) for v in args.concurrency.split(",")) if not earlier else ():
         t = time.monotonic()
-        runs = run_children([spec("seed_a", 128, f"concurrent{n}-{i}", 0.9 / n if gpu else None) for i in range(n)],
-                            timeout=900)
-        row = {"trials": n, "images_per_second_summed": sum(r["images_per_second"] for r in runs),
-               "images_per_second_each": [r["images_per_second"] for r in runs], "seconds": time.monotonic() - t}
+        runs = run_children(
+            [spec("seed_a", 128, f"concurrent{n}-{i}", 0.9 / n if gpu else None) for i in range(n)], timeout=900
+        )
+        row = {
+            "trials": n,
+            "images_per_second_summed": sum(r["images_per_second"] for r in runs),
+            "images_per_second_each": [r["images_per_second"] for r in runs],
+            "seconds": time.monotonic() - t,
+        }
         results["concurrent"].append(row)
         log(f"{n} concurrent trials: {row}")
         save()
@@ -294,56 +420,95 @@ def main() -> None:
 
 def report(r: dict) -> str:
     env = r["environment"]
-    lines = [f"# GPU measurement ({env['date']})", "",
-             f"Machine: {env.get('nvidia_smi', 'no GPU (CPU smoke run)')}; {env['cpu']}, {env['cores']} cores. "
-             f"Keras backend {r.get('single', [{}])[0].get('backend', env['keras_backend'])}; versions "
-             f"{', '.join(f'{k} {v}' for k, v in env['versions'].items())}.", ""]
+    lines = [
+        f"# GPU measurement ({env['date']})",
+        "",
+        f"Machine: {env.get('nvidia_smi', 'no GPU (CPU smoke run)')}; {env['cpu']}, {env['cores']} cores. "
+        f"Keras backend {r.get('single', [{}])[0].get('backend', env['keras_backend'])}; versions "
+        f"{', '.join(f'{k} {v}' for k, v in env['versions'].items())}.",
+        "",
+    ]
     if env["cpu_mode"]:
         lines += ["**CPU smoke run of the script: these are not GPU figures.**", ""]
     if "archive" in r:
         a = r["archive"]
-        lines += [f"Data: a synthetic archive in CIFAR-10's format, {a['train_images']:,} + {a['test_images']:,} "
-                  f"images, written by the tests' fixture code in {a['seconds']:.0f} s.", ""]
+        lines += [
+            f"Data: a synthetic archive in CIFAR-10's format, {a['train_images']:,} + {a['test_images']:,} "
+            f"images, written by the tests' fixture code in {a['seconds']:.0f} s.",
+            "",
+        ]
     if r.get("speed_figures_from"):
         e = r["speed_figures_from"]
-        lines += [f"The one-trial and sharing figures come from an earlier run of this script (`--resume`), on "
-                  f"{e['date']} on {e.get('nvidia_smi', e['cpu'])}; this run measured the study.", ""]
+        lines += [
+            f"The one-trial and sharing figures come from an earlier run of this script (`--resume`), on "
+            f"{e['date']} on {e.get('nvidia_smi', e['cpu'])}; this run measured the study.",
+            "",
+        ]
     if r.get("single"):
-        lines += ["## One trial", "",
-                  "Training images/s in the second of two short epochs (the first includes start-up and "
-                  "compilation), the workflow's own `run_trial` streaming uint8 shards; evaluation images/s "
-                  "on the test images at batch 1000.", "",
-                  "| architecture | batch | images/s (training) | images/s (evaluation) | device |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "## One trial",
+            "",
+            "Training images/s in the second of two short epochs (the first includes start-up and "
+            "compilation), the workflow's own `run_trial` streaming uint8 shards; evaluation images/s "
+            "on the test images at batch 1000.",
+            "",
+            "| architecture | batch | images/s (training) | images/s (evaluation) | device |",
+            "|---|---|---|---|---|",
+        ]
         for s in r["single"]:
-            lines.append(f"| {s['architecture']} | {s['batch']} | {s['images_per_second']:,.0f} "
-                         f"| {s['eval_images_per_second']:,.0f} | {s['device']} |")
+            lines.append(
+                f"| {s['architecture']} | {s['batch']} | {s['images_per_second']:,.0f} "
+                f"| {s['eval_images_per_second']:,.0f} | {s['device']} |"
+            )
         lines.append("")
     if r.get("concurrent"):
-        lines += ["## Trials sharing one GPU", "",
-                  "`seed_a`, batch 128, each trial its own process with 2 CPU threads and 1/n of 90% of the "
-                  "GPU's memory; images/s summed over the trials (each trial's own second-epoch rate).", "",
-                  "| concurrent trials | images/s summed | per trial |", "|---|---|---|"]
+        lines += [
+            "## Trials sharing one GPU",
+            "",
+            "`seed_a`, batch 128, each trial its own process with 2 CPU threads and 1/n of 90% of the "
+            "GPU's memory; images/s summed over the trials (each trial's own second-epoch rate).",
+            "",
+            "| concurrent trials | images/s summed | per trial |",
+            "|---|---|---|",
+        ]
         for c in r["concurrent"]:
             each = ", ".join(f"{v:,.0f}" for v in c["images_per_second_each"])
             lines.append(f"| {c['trials']} | {c['images_per_second_summed']:,.0f} | {each} |")
         lines.append("")
     if r.get("study"):
         s = r["study"]
-        state = "finished" if s["finished"] else (
-            "**stopped at the deadline**" if s.get("stopped_at_deadline") else f"**failed** (return code {s['returncode']})")
-        lines += ["## The full default study", "",
-                  (f"Snakemake with the GPU profile, {s['trials_per_gpu']} trials per GPU: " if not env["cpu_mode"]
-                   else "Snakemake with the default (CPU) profile: ") + f"{state} in "
-                  f"**{s['wall_seconds']:.0f} s** ({s['wall_seconds'] / 60:.1f} min; goal "
-                  f"{STUDY_GOAL_SECONDS / 60:.0f} min; the run goes from the archive to the report): "
-                  f"{s['trials_done']} of {s['trials_planned']} trials, {s['trained_images']:,} training images "
-                  f"and {s['evaluated_images']:,} test images; devices {', '.join(s['devices']) or '-'}.",
-                  f"Training alone, summed over the trials: {s['train_seconds_summed']:.0f} s; training images "
-                  f"per second of wall time: {s['trained_images'] / s['wall_seconds']:,.0f}. The whole study's "
-                  f"training is {r['study_flops'] / 1e15:.2f} PFLOP (forward + backward, from the layer sizes)"
-                  + (f"; over the wall time that is {r['study_flops'] / s['wall_seconds'] / 1e12:.1f} TFLOP/s."
-                     if s["finished"] else "."), ""]
+        state = (
+            "finished"
+            if s["finished"]
+            else (
+                "**stopped at the deadline**"
+                if s.get("stopped_at_deadline")
+                else f"**failed** (return code {s['returncode']})"
+            )
+        )
+        lines += [
+            "## The full default study",
+            "",
+            (
+                f"Snakemake with the GPU profile, {s['trials_per_gpu']} trials per GPU: "
+                if not env["cpu_mode"]
+                else "Snakemake with the default (CPU) profile: "
+            )
+            + f"{state} in "
+            f"**{s['wall_seconds']:.0f} s** ({s['wall_seconds'] / 60:.1f} min; goal "
+            f"{STUDY_GOAL_SECONDS / 60:.0f} min; the run goes from the archive to the report): "
+            f"{s['trials_done']} of {s['trials_planned']} trials, {s['trained_images']:,} training images "
+            f"and {s['evaluated_images']:,} test images; devices {', '.join(s['devices']) or '-'}.",
+            f"Training alone, summed over the trials: {s['train_seconds_summed']:.0f} s; training images "
+            f"per second of wall time: {s['trained_images'] / s['wall_seconds']:,.0f}. The whole study's "
+            f"training is {r['study_flops'] / 1e15:.2f} PFLOP (forward + backward, from the layer sizes)"
+            + (
+                f"; over the wall time that is {r['study_flops'] / s['wall_seconds'] / 1e12:.1f} TFLOP/s."
+                if s["finished"]
+                else "."
+            ),
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -18,19 +18,19 @@ rule aggregate_trials:
             )
             for name in STUDY.experiments
         ],
-    params:
-        experiments=list(STUDY.experiments),
-        # Descriptions come from the config here, not from the trials: rewording one redoes the
-        # tables, never the training.
-        descriptions={name: exp["description"] for name, exp in STUDY.experiments.items()},
-    resources:
-        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/aggregate_trials.log",
     benchmark:
         f"{RESULTS}/benchmarks/aggregate_trials.tsv"
     conda:
-        ENV
+        REPORT_ENV
+    resources:
+        **SMALL_JOB,
+    params:
+        experiments=list(STUDY.experiments),
+        # Descriptions come from the config here, not from the trials: rewording one redoes the
+        # tables, never the training.
+        descriptions={name: exp["description"] for name, exp in STUDY.experiments.items()},
     script:
         "../../scripts/aggregate_trials.py"
 
@@ -51,19 +51,19 @@ rule summarize:
             category="Summary",
             subcategory="Tables",
         ),
-    params:
-        experiments=STUDY.experiments,
-        comparisons=STUDY.comparisons,
-        sweeps=STUDY.sweeps,
-        statistics=CONFIG["statistics"],
-    resources:
-        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/summarize.log",
     benchmark:
         f"{RESULTS}/benchmarks/summarize.tsv"
     conda:
-        ENV
+        REPORT_ENV
+    resources:
+        **SMALL_JOB,
+    params:
+        experiments=STUDY.experiments,
+        comparisons=STUDY.comparisons,
+        sweeps=STUDY.sweeps,
+        statistics=CONFIG["statistics"],
     script:
         "../../scripts/summarize.py"
 
@@ -98,19 +98,19 @@ rule plot_results:
             category="Summary",
             subcategory="Plots",
         ),
-    params:
-        experiments=list(STUDY.experiments),
-        level=CONFIG["statistics"]["confidence"],
-        trial_experiments=[t.experiment for t in STUDY.trials()],
-        comparisons=STUDY.comparisons,
-    resources:
-        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/plot_results.log",
     benchmark:
         f"{RESULTS}/benchmarks/plot_results.tsv"
     conda:
-        ENV
+        REPORT_ENV
+    resources:
+        **SMALL_JOB,
+    params:
+        experiments=list(STUDY.experiments),
+        level=CONFIG["statistics"]["confidence"],
+        trial_experiments=[t.experiment for t in STUDY.trials()],
+        comparisons=STUDY.comparisons,
     script:
         "../../scripts/plot_results.py"
 
@@ -125,17 +125,17 @@ rule plot_sweep:
             category="Noise sweeps",
             labels={"sweep": "{sweep}"},
         ),
-    params:
-        sweep=lambda wildcards: STUDY.sweeps[wildcards.sweep],
-        level=CONFIG["statistics"]["confidence"],
-    resources:
-        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/plot_sweep/{{sweep}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/plot_sweep/{{sweep}}.tsv"
     conda:
-        ENV
+        REPORT_ENV
+    resources:
+        **SMALL_JOB,
+    params:
+        sweep=lambda wildcards: STUDY.sweeps[wildcards.sweep],
+        level=CONFIG["statistics"]["confidence"],
     script:
         "../../scripts/plot_sweep.py"
 
@@ -149,14 +149,14 @@ rule plot_runtimes:
             caption="../report/runtimes.rst",
             category="Runtime",
         ),
-    resources:
-        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/plot_runtimes.log",
     benchmark:
         f"{RESULTS}/benchmarks/plot_runtimes.tsv"
     conda:
-        ENV
+        REPORT_ENV
+    resources:
+        **SMALL_JOB,
     script:
         "../../scripts/plot_runtimes.py"
 
@@ -170,15 +170,15 @@ rule archive:
         trials=[f"{t.folder}/{name}" for t in STUDY.trials() for name in ("metrics.json", "history.csv")],
     output:
         zip=f"{RESULTS}/study-archive.zip",
-    params:
-        config=CONFIG,
-    resources:
-        **SMALL_JOB,
     log:
         f"{RESULTS}/logs/archive.log",
     benchmark:
         f"{RESULTS}/benchmarks/archive.tsv"
     conda:
-        ENV
+        REPORT_ENV
+    resources:
+        **SMALL_JOB,
+    params:
+        config=archived_config,
     script:
         "../../scripts/archive_results.py"

@@ -11,6 +11,8 @@ except StudyError as error:  # before any job runs: name the bad key and stop
 CONFIG = STUDY.config  # the validated config, defaults filled in
 
 ENV = "../../envs/study.yaml"
+# Tables, statistics and plots need no deep learning framework: a small environment of their own.
+REPORT_ENV = "../../envs/report.yaml"
 
 
 def trains_on_gpu():
@@ -40,6 +42,7 @@ def train_runtime(wildcards, attempt):
     minutes = 10 + 1.5 * images / CONFIG["training"]["expected_images_per_second"] / 60
     return int(minutes * attempt)
 
+
 wildcard_constraints:
     experiment=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     trial=r"\d\d+",
@@ -54,6 +57,15 @@ def local_archive_md5(wildcards):
         return STUDY.local_archive_md5()
     except StudyError as error:  # a missing or unreadable data.archive: one line, before any job runs
         raise WorkflowError(str(error)) from None
+
+
+def archived_config(wildcards):
+    """The config as the study archive records it: a local archive by its content, not its path
+    (the same file at another path must not redo anything)."""
+    data = dict(CONFIG["data"])
+    if data["archive"]:
+        data["archive"] = f"a local copy with md5 {local_archive_md5(wildcards)}"
+    return {**CONFIG, "data": data}
 
 
 def trial_files(wildcards):

@@ -3,11 +3,6 @@ if CONFIG["data"]["archive"]:
     rule copy_local_archive:
         output:
             archive=STUDY.archive,
-        params:
-            # The archive's content, not its path, is what the study depends on: the same file
-            # at another path (a moved checkout, another mount) must not redo anything. The script
-            # reads the path from the config; a different content reruns the study.
-            content_md5=local_archive_md5,
         log:
             f"{RESULTS}/logs/copy_local_archive.log",
         benchmark:
@@ -15,6 +10,11 @@ if CONFIG["data"]["archive"]:
         localrule: True
         conda:
             ENV
+        params:
+            # The archive's content, not its path, is what the study depends on: the same file
+            # at another path (a moved checkout, another mount) must not redo anything. The script
+            # reads the path from the config; a different content reruns the study.
+            content_md5=local_archive_md5,
         script:
             "../../scripts/copy_local_archive.py"
 
@@ -23,9 +23,6 @@ else:
     rule download_archive:
         output:
             archive=STUDY.archive,
-        params:
-            url=CONFIG["data"]["url"],
-            md5=CONFIG["data"]["md5"],
         log:
             f"{RESULTS}/logs/download_archive.log",
         benchmark:
@@ -33,6 +30,9 @@ else:
         localrule: True  # cluster nodes often have no internet
         conda:
             ENV
+        params:
+            url=CONFIG["data"]["url"],
+            md5=CONFIG["data"]["md5"],
         script:
             "../../scripts/download_archive.py"
 
@@ -42,15 +42,15 @@ rule extract_dataset:
         archive=STUDY.archive,
     output:
         **STUDY.DATASET,
-    resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(15),
     log:
         f"{RESULTS}/logs/extract_dataset.log",
     benchmark:
         f"{RESULTS}/benchmarks/extract_dataset.tsv"
     conda:
         ENV
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(15),
     script:
         "../../scripts/extract_dataset.py"
 
@@ -60,16 +60,16 @@ rule split_dataset:
         **STUDY.DATASET,
     output:
         **{name: f"{RESULTS}/splits/{{split}}/{name}.npy" for name in STUDY.DATASET},
-    params:
-        split=lambda wildcards: STUDY.split_params(wildcards.split),
-    resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(15),
     log:
         f"{RESULTS}/logs/split_dataset/{{split}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/split_dataset/{{split}}.tsv"
     conda:
         ENV
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(15),
+    params:
+        split=lambda wildcards: STUDY.split_params(wildcards.split),
     script:
         "../../scripts/split_dataset.py"

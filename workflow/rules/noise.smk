@@ -3,18 +3,18 @@ rule make_shard:
         train_images=lambda wildcards: STUDY.split_files(wildcards.experiment, wildcards.trial)["train_images"],
     output:
         shard=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/shards/shard-{{shard}}.npy",
-    params:
-        shard=lambda wildcards: STUDY.shard_params(wildcards.experiment, wildcards.trial),
-    threads: CONFIG["shards"]["threads"]
-    resources:
-        mem_mb=scaled(1500),
-        runtime=scaled(10),
     log:
         f"{RESULTS}/logs/make_shard/{{experiment}}/trial-{{trial}}/shard-{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_shard/{{experiment}}/trial-{{trial}}/shard-{{shard}}.tsv"
     conda:
         ENV
+    threads: 2  # a default; profiles change it with set-threads
+    resources:
+        mem_mb=scaled(1500),
+        runtime=scaled(10),
+    params:
+        shard=lambda wildcards: STUDY.shard_params(wildcards.experiment, wildcards.trial),
     script:
         "../../scripts/make_shard.py"
 
@@ -29,19 +29,19 @@ rule noise_examples:
             category="Noise examples",
             labels={"condition": "{condition}"},
         ),
-    params:
-        noise=lambda wildcards: STUDY.noise_conditions()[wildcards.condition][0],
-        noise_params=lambda wildcards: STUDY.noise_conditions()[wildcards.condition][1],
-        seed=CONFIG["seed"],
-        images=8,
-    resources:
-        mem_mb=scaled(1000),
-        runtime=scaled(10),
     log:
         f"{RESULTS}/logs/noise_examples/{{condition}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/noise_examples/{{condition}}.tsv"
     conda:
-        ENV
+        REPORT_ENV
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
+    params:
+        noise=lambda wildcards: STUDY.noise_conditions()[wildcards.condition][0],
+        noise_params=lambda wildcards: STUDY.noise_conditions()[wildcards.condition][1],
+        seed=CONFIG["seed"],
+        images=8,
     script:
         "../../scripts/noise_examples.py"

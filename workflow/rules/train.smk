@@ -5,10 +5,16 @@ rule train_trial:
         metrics=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/metrics.json",
         history=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/history.csv",
         model=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/model.keras",
-    params:
-        trial=lambda wildcards: STUDY.trial_params(wildcards.experiment, wildcards.trial),
-        checkpoint_dir=lambda wildcards: STUDY.checkpoint_dir(wildcards.experiment, wildcards.trial),
-    threads: CONFIG["training"]["threads"]
+    log:
+        f"{RESULTS}/logs/train_trial/{{experiment}}/trial-{{trial}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_trial/{{experiment}}/trial-{{trial}}.tsv"
+    # A failed or preempted trial is retried once with more memory and time; it resumes from
+    # its last per-epoch checkpoint.
+    retries: CONFIG["training"]["retries"]
+    conda:
+        TRAIN_ENV
+    threads: 2  # a default; profiles change it with set-threads
     # Where a trial trains is a runtime setting, not part of the study: the GPU profiles set gpu=1
     # (and trials_per_gpu) for this rule; without them it trains on the CPU.
     resources:
@@ -16,14 +22,8 @@ rule train_trial:
         trials_per_gpu=1,
         mem_mb=scaled(4000),
         runtime=train_runtime,
-    # A failed or preempted trial is retried once with more memory and time; it resumes from
-    # its last per-epoch checkpoint.
-    retries: CONFIG["training"]["retries"]
-    log:
-        f"{RESULTS}/logs/train_trial/{{experiment}}/trial-{{trial}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train_trial/{{experiment}}/trial-{{trial}}.tsv"
-    conda:
-        TRAIN_ENV
+    params:
+        trial=lambda wildcards: STUDY.trial_params(wildcards.experiment, wildcards.trial),
+        checkpoint_dir=lambda wildcards: STUDY.checkpoint_dir(wildcards.experiment, wildcards.trial),
     script:
         "../../scripts/train_trial.py"

@@ -242,7 +242,7 @@ def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float) -
         "train_seconds_summed": sum(m["train_seconds"] for m in metrics),
         "devices": sorted({m["device"] for m in metrics}),
         "backends": sorted({m["backend"] for m in metrics}),
-        "output_tail": output[-3000:],
+        "output_tail": output[-3000:].replace(str(REPO), "<repo>").replace(str(workdir), "<work>"),
     }
 
 

@@ -1,6 +1,7 @@
 """The conda environments, requirements*.in and the locks must pin the same versions."""
 
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -73,3 +74,12 @@ def test_every_rule_has_a_log_a_benchmark_and_a_conda_env():
         assert re.search(r"\n\s+log:\n", body), f"rule {name} has no log"
         assert re.search(r"\n\s+benchmark:\n", body), f"rule {name} has no benchmark"
         assert re.search(r"\n\s+conda:\n\s+(TRAIN_|REPORT_)?ENV\n", body), f"rule {name} does not name a conda env"
+
+
+def test_make_test_passes_archive_to_the_tests(tmp_path):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    planned = subprocess.run(["make", "-n", "test", f"ARCHIVE={archive}"], cwd=REPO, capture_output=True, text=True)
+    assert planned.returncode == 0, planned.stderr
+    assert f'CIFAR10_ARCHIVE="{archive}"' in planned.stdout.splitlines()[-1]
+    without = subprocess.run(["make", "-n", "test"], cwd=REPO, capture_output=True, text=True)
+    assert "CIFAR10_ARCHIVE" not in without.stdout

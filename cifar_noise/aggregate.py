@@ -10,7 +10,7 @@ import pandas as pd
 
 from .cifar import CLASS_NAMES
 from .config import DEFINITION_FIELDS
-from .stats import mean_ci, welch
+from .stats import POWER, holm, mean_ci, paired, welch
 
 NOTEBOOK_COLUMNS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
 _HEADER = "Trial |validation loss |validation accuracy |training loss |training accuracy\n-|-|-|-|-\n"
@@ -78,35 +78,53 @@ def notebook_table(trials: pd.DataFrame, experiment: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+COMPARISON_COLUMNS = [
+    "experiment", "baseline", "kind", "n", "n_baseline", "mean", "mean_baseline",
+    "n_paired", "paired_difference", "paired_ci_low", "paired_ci_high", "paired_p_value", "holm_p_value",
+    "sd_difference", "min_detectable_difference", "trials_for_1pp",
+    "welch_difference", "welch_ci_low", "welch_ci_high", "welch_df", "welch_p_value", "flag",
+]  # fmt: skip
+
+
 def comparisons_table(
     trials: pd.DataFrame, comparisons: list[dict], level: float = 0.95, min_trials: int = 3
 ) -> pd.DataFrame:
-    """Each noisy condition against its baseline(s): difference in test accuracy, Welch's t."""
+    """Each noisy condition against its baseline(s): the paired t-test on the trials both ran (the
+    primary test; Holm-adjusted over the conditions compared with the same baseline), its power,
+    and Welch's unpaired t-test as a second column."""
     rows = []
     for comparison in comparisons:
-        condition = trials.loc[trials["experiment"] == comparison["experiment"], "val_accuracy"]
-        baseline = trials.loc[trials["experiment"] == comparison["baseline"], "val_accuracy"]
-        rows.append({**comparison, **welch(condition, baseline, level, min_trials)})
-    columns = [
-        "experiment",
-        "baseline",
-        "kind",
-        "n",
-        "n_baseline",
-        "mean",
-        "mean_baseline",
-        "difference",
-        "ci_low",
-        "ci_high",
-        "df",
-        "p_value",
-        "flag",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+        sides = [trials[trials["experiment"] == comparison[key]] for key in ("experiment", "baseline")]
+        by_trial = [dict(zip(side["trial"], side["val_accuracy"], strict=True)) for side in sides]
+        unpaired = welch(sides[0]["val_accuracy"], sides[1]["val_accuracy"], level, min_trials)
+        rows.append(
+            {
+                **comparison,
+                **{key: unpaired[key] for key in ("n", "n_baseline", "mean", "mean_baseline", "flag")},
+                **paired(*by_trial, level),
+                **{f"welch_{key}": unpaired[key] for key in ("difference", "ci_low", "ci_high", "df", "p_value")},
+            }
+        )
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    for _, family in table.groupby("baseline"):  # several conditions against one baseline
+        table.loc[family.index, "holm_p_value"] = holm(family["paired_p_value"])
+    return table
 
 
 def _ci(low: float, high: float, sign: str = "") -> str:
     return "n/a" if math.isnan(low) else f"[{low:{sign}.4f}, {high:{sign}.4f}]"
+
+
+def _signed(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:+.4f}"
+
+
+def _plain(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.4f}"
+
+
+def _count(value: float) -> str:
+    return "n/a" if math.isnan(value) else ("more than 10⁶" if math.isinf(value) else f"{value:,.0f}")
 
 
 def _p(value: float) -> str:
@@ -158,21 +176,31 @@ def summary_markdown(
             "",
             "## Noisy conditions against their baselines",
             "",
-            "Difference in mean test accuracy (condition − baseline) with Welch's t-test (unequal "
-            f"variances): {pct} confidence interval on the Welch–Satterthwaite degrees of freedom and "
-            "a two-sided p-value. A *step-matched* baseline trains on the original images for k·E "
-            "epochs, i.e. as many optimizer steps and images seen as the ×k condition trained for E "
-            "epochs; the notebook compared unequal budgets.",
+            "Difference in mean test accuracy (condition − baseline). Trial t of a condition and of its "
+            "baseline share their split and their initial weights, so the primary test is the paired "
+            "t-test on the trials both ran: the pairing removes the variation between splits and "
+            "initialisations, which Welch's unpaired t-test (last columns) leaves in. The p-values are "
+            "Holm-adjusted over the conditions compared with the same baseline. *Detectable*: the "
+            f"smallest true difference these pairs detect with {POWER:.0%} power at the {pct} level, from "
+            "the spread of the differences; *trials for 1 pt*: the pairs needed to detect 1 percentage "
+            "point. A *step-matched* baseline trains on the original images for k·E epochs, i.e. as "
+            "many optimizer steps as the ×k condition trained for E epochs; the notebook compared "
+            "unequal budgets.",
             "",
-            f"| condition | baseline | comparison | trials | mean | baseline mean | difference | {pct} CI | p | note |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            f"| condition | baseline | comparison | pairs | difference (paired) | {pct} CI | p | Holm p "
+            f"| detectable | trials for 1 pt | difference (Welch) | {pct} CI (Welch) | p (Welch) | note |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for _, row in comparisons.iterrows():
             lines.append(
-                f"| `{row['experiment']}` | `{row['baseline']}` | {row['kind']} | {row['n']} vs {row['n_baseline']} "
-                f"| {row['mean']:.4f} | {row['mean_baseline']:.4f} | {row['difference']:+.4f} "
-                f"| {_ci(row['ci_low'], row['ci_high'], sign='+')} | {_p(row['p_value'])} | {row['flag']} |"
+                f"| `{row['experiment']}` | `{row['baseline']}` | {row['kind']} | {row['n_paired']} "
+                f"| {_signed(row['paired_difference'])} | {_ci(row['paired_ci_low'], row['paired_ci_high'], sign='+')} "
+                f"| {_p(row['paired_p_value'])} | {_p(row['holm_p_value'])} "
+                f"| {_plain(row['min_detectable_difference'])} | {_count(row['trials_for_1pp'])} "
+                f"| {_signed(row['welch_difference'])} | {_ci(row['welch_ci_low'], row['welch_ci_high'], sign='+')} "
+                f"| {_p(row['welch_p_value'])} | {row['flag']} |"
             )
+        lines.append("")
 
     if sweeps:
         lines += ["", "## Noise sweeps", ""]

@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -87,14 +88,35 @@ def test_notebook_table_format(trials):
     assert lines[start + 4] == "Mean|1.6000|0.4000|1.5000|0.5000"
 
 
-def test_comparisons_use_welch(trials):
-    table = comparisons_table(trials, [{"experiment": "noisy", "baseline": "base", "kind": "configured"}])
-    row = table.iloc[0]
-    reference = stats.ttest_ind([0.45, 0.47, 0.44], [0.40, 0.42, 0.38], equal_var=False)
-    assert row["difference"] == pytest.approx((0.45 + 0.47 + 0.44) / 3 - 0.40)
-    assert row["p_value"] == pytest.approx(reference.pvalue)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(reference.confidence_interval()))
-    assert row["flag"] == ""
+def test_comparisons_pair_trials_and_keep_welch(trials):
+    extra = trials_table([fake_metrics("other", t, a, noise="gaussian") for t, a in enumerate([0.41, 0.44], 1)])
+    everything = pd.concat([trials, extra], ignore_index=True)
+    table = comparisons_table(
+        everything,
+        [
+            {"experiment": "noisy", "baseline": "base", "kind": "configured"},
+            {"experiment": "other", "baseline": "base", "kind": "configured"},
+        ],
+    )
+    noisy, other = table.iloc[0], table.iloc[1]
+    condition, baseline = [0.45, 0.47, 0.44], [0.40, 0.42, 0.38]
+    reference = stats.ttest_rel(condition, baseline)
+    assert noisy["n_paired"] == 3 and noisy["paired_difference"] == pytest.approx(0.16 / 3)
+    assert noisy["paired_p_value"] == pytest.approx(reference.pvalue)
+    assert (noisy["paired_ci_low"], noisy["paired_ci_high"]) == pytest.approx(tuple(reference.confidence_interval()))
+    welch = stats.ttest_ind(condition, baseline, equal_var=False)
+    assert noisy["welch_p_value"] == pytest.approx(welch.pvalue)
+    assert (noisy["welch_ci_low"], noisy["welch_ci_high"]) == pytest.approx(tuple(welch.confidence_interval()))
+    # "other" ran trials 1 and 2 only: paired on those two; Welch uses every trial of both sides
+    assert other["n_paired"] == 2 and other["n"] == 2 and other["n_baseline"] == 3
+    assert other["paired_p_value"] == pytest.approx(stats.ttest_rel([0.41, 0.44], [0.40, 0.42]).pvalue)
+    assert "too few trials" in other["flag"]
+    # Holm over the two conditions compared with "base"
+    low, high = sorted([noisy["paired_p_value"], other["paired_p_value"]])
+    expected = {low: min(1.0, 2 * low), high: min(1.0, max(2 * low, high))}
+    assert noisy["holm_p_value"] == pytest.approx(expected[noisy["paired_p_value"]])
+    assert other["holm_p_value"] == pytest.approx(expected[other["paired_p_value"]])
+    assert noisy["min_detectable_difference"] > 0 and noisy["trials_for_1pp"] >= 2
 
 
 def test_summary_lists_experiments_comparisons_sweeps_and_the_notebook_failure():
@@ -158,7 +180,9 @@ def test_summary_lists_experiments_comparisons_sweeps_and_the_notebook_failure()
     trials = trials_table(metrics)
     comparisons = comparisons_table(trials, study.comparisons)
     text = summary_markdown(trials, comparisons, study.experiments, study.sweeps)
-    assert "| `noisy` | `base` | configured | 2 vs 2 | 0.4600 | 0.4100 | +0.0500 |" in text
+    # both trials improve by exactly 0.05: no spread, so no paired interval, p or power
+    assert "| `noisy` | `base` | configured | 2 | +0.0500 | n/a | n/a | n/a | n/a | n/a | +0.0500 |" in text
+    assert "the primary test is the paired t-test" in text
     assert "too few trials" in text
     assert "| 40 | `s-sigma40` | 2 | 0.3150 |" in text and "| 20 | `noisy` | 2 | 0.4600 |" in text
     assert "`broken` shuffles images and labels independently" in text and "against 0.4100 for `base`" in text

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cifar_noise.stats import goodness_of_fit, mean_ci, welch
+from cifar_noise.stats import (
+    goodness_of_fit,
+    holm,
+    mean_ci,
+    min_detectable_difference,
+    paired,
+    paired_power,
+    trials_needed,
+    welch,
+)
 
 
 def test_mean_ci_against_scipy():
@@ -73,3 +82,41 @@ def test_goodness_of_fit_pools_rare_values_and_matches_scipy():
 def test_goodness_of_fit_refuses_values_outside_the_support():
     with pytest.raises(ValueError, match=r"outside the support: \[7\]"):
         goodness_of_fit([0, 1, 7], {0: 0.5, 1: 0.5})
+
+
+def test_paired_matches_scipy_on_the_common_trials():
+    condition = {1: 0.42, 2: 0.45, 3: 0.40, 4: 0.44, 5: 0.43}
+    baseline = {1: 0.40, 2: 0.41, 3: 0.39, 4: 0.40}  # trial 5 has no partner
+    result = paired(condition, baseline, level=0.9)
+    reference = stats.ttest_rel([0.42, 0.45, 0.40, 0.44], [0.40, 0.41, 0.39, 0.40])
+    assert result["n_paired"] == 4
+    assert result["paired_difference"] == pytest.approx(0.0275)
+    assert result["paired_p_value"] == pytest.approx(reference.pvalue)
+    ci = reference.confidence_interval(0.9)
+    assert (result["paired_ci_low"], result["paired_ci_high"]) == pytest.approx((ci.low, ci.high))
+    assert result["sd_difference"] == pytest.approx(np.std([0.02, 0.04, 0.01, 0.04], ddof=1))
+
+
+def test_holm_against_a_worked_example():
+    # p = 0.01, 0.04, 0.03, 0.005 (m = 4): sorted 0.005*4, 0.01*3, 0.03*2, 0.04*1, then running max
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    adjusted = holm([0.01, math.nan])
+    assert adjusted[0] == pytest.approx(0.01) and math.isnan(adjusted[1])
+
+
+def test_power_against_a_simulation():
+    sd, n, alpha = 0.02, 5, 0.05
+    effect = min_detectable_difference(sd, n, alpha)
+    assert paired_power(effect, sd, n, alpha) == pytest.approx(0.8)
+    differences = np.random.default_rng(3).normal(effect, sd, size=(40_000, n))
+    rejected = stats.ttest_1samp(differences, 0.0, axis=1).pvalue < alpha
+    assert rejected.mean() == pytest.approx(0.8, abs=0.01)  # 40,000 runs: standard error 0.002
+    assert paired_power(0.0, sd, n, alpha) == pytest.approx(alpha)
+
+
+def test_trials_needed_is_the_first_count_with_enough_power():
+    sd, alpha = 0.02, 0.05
+    n = trials_needed(sd, 0.01, alpha)
+    assert paired_power(0.01, sd, int(n), alpha) >= 0.8 > paired_power(0.01, sd, int(n) - 1, alpha)
+    assert math.isnan(trials_needed(0.0, 0.01, alpha))

@@ -71,8 +71,10 @@ def snakemake_command(workdir: Path, *args: str, config: Path | None = None, cor
         str(REPO / "Snakefile"),
         "--directory",
         str(workdir),
-        *(["--cores", str(cores), *ONE_THREAD_PER_JOB] if cores else []),
+        *(["--cores", str(cores)] if cores else []),
         *args,
+        # after the targets: --set-threads takes every word that follows it
+        *(ONE_THREAD_PER_JOB if cores else []),
     ]
     if config is not None:
         command += ["--configfile", str(config)]

@@ -174,7 +174,7 @@ def summary_markdown(
     if not comparisons.empty:
         lines += [
             "",
-            "## Noisy conditions against their baselines",
+            "## Conditions against their baselines",
             "",
             "Difference in mean test accuracy (condition − baseline). Trial t of a condition and of its "
             "baseline share their split and their initial weights, so the primary test is the paired "
@@ -203,7 +203,7 @@ def summary_markdown(
         lines.append("")
 
     if sweeps:
-        lines += ["", "## Noise sweeps", ""]
+        lines += ["", "## Sweeps", ""]
         for name, sweep in sweeps.items():
             lines += [
                 f"**{sweep['description']}** (`{name}`, varying {sweep['vary']})",
@@ -215,6 +215,16 @@ def summary_markdown(
                 acc = trials.loc[trials["experiment"] == exp_name, "val_accuracy"]
                 mean, low, high = mean_ci(acc, level)
                 lines.append(f"| {value:g} | `{exp_name}` | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
+            if "baselines" in sweep:  # train-size sweeps: the same sizes without noise
+                lines += ["", "Without noise (step-matched baselines); the paired comparisons are above.", ""]
+                lines += [
+                    f"| {sweep['vary']} | experiment | trials | mean test accuracy | {pct} CI |",
+                    "|---|---|---|---|---|",
+                ]
+                for value, exp_name in zip(sweep["values"], sweep["baselines"], strict=True):
+                    acc = trials.loc[trials["experiment"] == exp_name, "val_accuracy"]
+                    mean, low, high = mean_ci(acc, level)
+                    lines.append(f"| {value:g} | `{exp_name}` | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
             lines.append("")
 
     present = set(trials["experiment"])

@@ -117,7 +117,8 @@ def complete_schema(schema: dict) -> dict:
     experiment["noise"] = {"enum": list(noise_types())}
     experiment["architecture"] = {"enum": list(ARCHITECTURES)}
     experiment["noise_params"]["properties"] = overrides
-    schema["properties"]["sweeps"]["additionalProperties"]["properties"]["vary"] = {"enum": [*overrides, "enlarge"]}
+    vary = schema["properties"]["sweeps"]["additionalProperties"]["properties"]["vary"]
+    vary["enum"] = [*overrides, *vary["enum"]]
     return schema
 
 
@@ -142,6 +143,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         lines = [_describe(e) for e in errors[:10]]
         raise StudyError("invalid config: " + "; ".join(lines))
     _fill_defaults(config, schema, schema)
+    _resolve_inputs_scaling(config)
     _check_semantics(config)
     return config
 
@@ -189,6 +191,17 @@ def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
     return problems
 
 
+# What makes trial t of two experiments use the same split (and so be a pair).
+SPLIT_FIELDS = ("train_size", "test_set", "test_size", "shuffle")
+
+
+def _resolve_inputs_scaling(config: dict) -> None:
+    """An experiment's scale_inputs defaults to training.scale_inputs."""
+    for exp in [*config["experiments"].values(), *(sweep["experiment"] for sweep in config["sweeps"].values())]:
+        if exp["scale_inputs"] is None:
+            exp["scale_inputs"] = config["training"]["scale_inputs"]
+
+
 def _check_semantics(config: dict) -> None:
     problems = []
     experiments = config["experiments"]
@@ -200,6 +213,13 @@ def _check_semantics(config: dict) -> None:
                 problems.append(f"experiments.{name}.baseline: no experiment named {baseline!r}")
             elif experiments[baseline]["noise"] != "none":
                 problems.append(f"experiments.{name}.baseline: {baseline!r} is not a no-noise experiment")
+            elif baseline == name:
+                problems.append(f"experiments.{name}.baseline: an experiment cannot be its own baseline")
+            elif any(experiments[baseline][key] != exp[key] for key in SPLIT_FIELDS):
+                problems.append(
+                    f"experiments.{name}.baseline: {baseline!r} uses other splits (its "
+                    f"{', '.join(SPLIT_FIELDS)} differ), so its trials do not pair with this one's"
+                )
     for name, sweep in config["sweeps"].items():
         base = sweep["experiment"]
         where = f"sweeps.{name}"
@@ -210,6 +230,9 @@ def _check_semantics(config: dict) -> None:
                 problems.append(f"{where}.experiment.noise: a sweep over enlarge needs a noise type")
             if any(v != int(v) or v < 1 for v in sweep["values"]):
                 problems.append(f"{where}.values: enlarge takes whole numbers >= 1")
+        elif sweep["vary"] == "train_size":
+            if any(v != int(v) or not 1 <= v <= 50000 for v in sweep["values"]):
+                problems.append(f"{where}.values: train_size takes whole numbers from 1 to 50000")
         elif sweep["vary"] not in NOISE_PARAM_KEYS[base["noise"]]:
             problems.append(f"{where}.vary: {sweep['vary']} is not a parameter of noise {base['noise']!r}")
         for value in sweep["values"]:
@@ -226,6 +249,8 @@ def _sweep_point(sweep: dict, value: float) -> dict:
         exp["enlarge"] = int(value)
         if value == 1:  # the sweep's starting point: the originals alone
             exp["noise"], exp["noise_params"] = "none", {}
+    elif vary == "train_size":  # each size gets its own splits (and its own step-matched baseline)
+        exp["train_size"] = int(value)
     else:
         exp["noise_params"][vary] = int(value) if vary in ("patches", "patch_size") else value
     return exp
@@ -244,6 +269,7 @@ DEFINITION_FIELDS = (
     "epochs",
     "batch_size",
     "shuffle",
+    "scale_inputs",
 )
 
 
@@ -280,6 +306,30 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
     for name, exp in config["experiments"].items():
         register(name, exp, _definition(exp, config))
 
+    def matched_baseline(exp: dict) -> str:
+        """The no-noise experiment trained k*E epochs: as many optimizer steps as x k for E epochs."""
+        epochs = exp["epochs"] * exp["enlarge"]
+        baseline = {
+            **exp,
+            "noise": "none",
+            "noise_params": {},
+            "enlarge": 1,
+            "epochs": epochs,
+            "baseline": None,
+            "description": f"No noise, {epochs} epochs (step-matched baseline)",
+        }
+        label = f"no_noise-{exp['train_size']}-{epochs}ep-b{exp['batch_size']}"
+        if exp["architecture"] != "seed_a":
+            label += f"-{exp['architecture']}"
+        if exp["test_set"] != "rest" or exp["test_size"]:
+            label += f"-{exp['test_set']}{exp['test_size'] or ''}"
+        if exp["shuffle"] != "paired":
+            label += f"-{exp['shuffle']}"
+        if not exp["scale_inputs"]:
+            label += "-raw"
+        return add(label, baseline)
+
+    comparisons = []
     sweeps = {}
     for name, sweep in config["sweeps"].items():
         points = []
@@ -294,32 +344,22 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
             "experiments": points,
             "description": sweep["description"] or name,
         }
+        if sweep["vary"] == "train_size" and sweep["experiment"]["noise"] != "none":
+            # with noise and without, at every size: the curve the question is about
+            baselines = [matched_baseline(experiments[point]) for point in points]
+            sweeps[name]["baselines"] = baselines
+            comparisons += [
+                {"experiment": point, "baseline": baseline, "kind": "step-matched"}
+                for point, baseline in zip(points, baselines, strict=True)
+            ]
 
-    comparisons = []
     for name, exp in config["experiments"].items():
-        if exp["noise"] == "none":
+        if exp["noise"] == "none":  # a no-noise experiment against another (raw vs scaled inputs, say)
+            if exp["baseline"]:
+                comparisons.append({"experiment": name, "baseline": exp["baseline"], "kind": "configured"})
             continue
         declared = exp["baseline"]
-        matched = None
-        if config["matched_baselines"]:
-            epochs = exp["epochs"] * exp["enlarge"]
-            baseline = {
-                **exp,
-                "noise": "none",
-                "noise_params": {},
-                "enlarge": 1,
-                "epochs": epochs,
-                "baseline": None,
-                "description": f"No noise, {epochs} epochs (step-matched baseline)",
-            }
-            label = f"no_noise-{exp['train_size']}-{epochs}ep-b{exp['batch_size']}"
-            if exp["architecture"] != "seed_a":
-                label += f"-{exp['architecture']}"
-            if exp["test_set"] != "rest" or exp["test_size"]:
-                label += f"-{exp['test_set']}{exp['test_size'] or ''}"
-            if exp["shuffle"] != "paired":
-                label += f"-{exp['shuffle']}"
-            matched = add(label, baseline)
+        matched = matched_baseline(exp) if config["matched_baselines"] else None
         if declared and declared == matched:
             comparisons.append({"experiment": name, "baseline": declared, "kind": "configured, step-matched"})
             continue
@@ -439,7 +479,7 @@ class Study:
             "epochs": exp["epochs"],
             "shuffle": exp["shuffle"],
             "batch_size": exp["batch_size"],
-            "scale_inputs": training["scale_inputs"],
+            "scale_inputs": exp["scale_inputs"],
             "evaluate_every_epoch": training["evaluate_every_epoch"],
             "shard_size": self.config["shards"]["size"],
             "seed": self.config["seed"],

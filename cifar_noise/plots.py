@@ -155,27 +155,26 @@ def confusion_matrices(matrices: dict[str, np.ndarray], path) -> None:
 
 
 def sweep_plot(trials: pd.DataFrame, sweep: dict, path, level: float = 0.95) -> None:
-    """Test accuracy against the swept value: every trial, the mean and its confidence band."""
-    xs, means, lows, highs = [], [], [], []
+    """Test accuracy against the swept value: every trial, the mean and its confidence band; for a
+    train-size sweep also the step-matched no-noise baseline of every size."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for value, name in zip(sweep["values"], sweep["experiments"], strict=True):
-        acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
-        ax.scatter(
-            np.full(len(acc), value),
-            acc,
-            s=16,
-            color="tab:blue",
-            alpha=0.6,
-            zorder=3,
-            label="trial" if not xs else None,
-        )
-        mean, low, high = mean_ci(acc, level)
-        xs.append(value)
-        means.append(mean)
-        lows.append(low)
-        highs.append(high)
-    ax.plot(xs, means, color="black", marker="o", markersize=4, label="mean")
-    ax.fill_between(xs, lows, highs, color="tab:blue", alpha=0.2, label=f"{level:.0%} CI")
+    curves = [("with noise" if "baselines" in sweep else "mean", sweep["experiments"], "tab:blue")]
+    if "baselines" in sweep:
+        curves.append(("without noise (step-matched)", sweep["baselines"], "tab:orange"))
+    for label, names, colour in curves:
+        xs, means, lows, highs = [], [], [], []
+        for value, name in zip(sweep["values"], names, strict=True):
+            acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
+            ax.scatter(np.full(len(acc), value), acc, s=16, color=colour, alpha=0.6, zorder=3)
+            mean, low, high = mean_ci(acc, level)
+            xs.append(value)
+            means.append(mean)
+            lows.append(low)
+            highs.append(high)
+        ax.plot(xs, means, color=colour, marker="o", markersize=4, label=f"{label}: mean of the trials (dots)")
+        ax.fill_between(xs, lows, highs, color=colour, alpha=0.2, label=f"{label}: {level:.0%} CI")
+    if sweep["vary"] == "train_size":
+        ax.set_xscale("log")
     ax.set_xlabel(sweep["vary"])
     ax.set_ylabel("test accuracy")
     ax.set_title(sweep["description"])

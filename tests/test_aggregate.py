@@ -202,3 +202,37 @@ def test_accuracy_plot_names_the_configured_confidence(trials, tmp_path, monkeyp
     )
     plots.accuracy_plot(trials, tmp_path / "accuracy.png", level=level)
     assert label in shown["labels"]
+
+
+def test_train_size_sweep_plot_and_summary_show_both_curves(tmp_path):
+    metrics = []
+    for size in (300, 1000):
+        for kind in ("noisy", "plain"):
+            noise = "gaussian" if kind == "noisy" else "none"
+            metrics += [fake_metrics(f"{kind}{size}", t, 0.3 + size / 1e4 + t / 100, noise=noise) for t in (1, 2)]
+    trials = trials_table(metrics)
+    sweep = {
+        "vary": "train_size",
+        "values": [300, 1000],
+        "description": "size",
+        "experiments": ["noisy300", "noisy1000"],
+        "baselines": ["plain300", "plain1000"],
+    }
+    from cifar_noise.plots import sweep_plot
+
+    sweep_plot(trials, sweep, tmp_path / "size.png")
+    assert (tmp_path / "size.png").stat().st_size > 10_000
+    experiments = {
+        name: {
+            "description": "",
+            "architecture": "seed_a",
+            "train_size": 1,
+            "noise": "none",
+            "enlarge": 1,
+            "epochs": 1,
+            "shuffle": "paired",
+        }
+        for name in trials["experiment"].unique()
+    }
+    text = summary_markdown(trials, comparisons_table(trials, []), experiments, {"size": sweep})
+    assert "Without noise (step-matched baselines)" in text and "| 1000 | `plain1000` | 2 | 0.4150 |" in text

@@ -279,3 +279,40 @@ def test_schema_is_made_from_the_registries_alone():
     assert experiment["architecture"]["enum"] == list(ARCHITECTURES)
     with pytest.raises(StudyError, match="'speckle' is not one of"):
         validate_config(broken("experiments.base.noise", "speckle"))
+
+
+def test_scale_inputs_per_experiment_and_a_raw_vs_scaled_comparison():
+    config = copy.deepcopy(GOOD)
+    config["experiments"]["raw"] = {**GOOD["experiments"]["base"], "scale_inputs": False, "baseline": "base"}
+    study = Study(config)
+    assert study.trial_params("base", 1)["scale_inputs"] is True  # training.scale_inputs' default
+    assert study.trial_params("raw", 1)["scale_inputs"] is False
+    assert {"experiment": "raw", "baseline": "base", "kind": "configured"} in study.comparisons
+    config["training"] = {"scale_inputs": False}  # the global default, per experiment unless set
+    assert Study(config).trial_params("base", 1)["scale_inputs"] is False
+
+
+def test_a_baseline_must_pair_trial_by_trial():
+    config = copy.deepcopy(GOOD)
+    config["experiments"]["noisy"]["baseline"] = "base"
+    config["experiments"]["base"]["train_size"] = 50
+    with pytest.raises(StudyError, match="'base' uses other splits .* do not pair"):
+        validate_config(config)
+
+
+def test_a_train_size_sweep_has_its_own_splits_and_baselines_per_size():
+    config = copy.deepcopy(GOOD)
+    base = {**GOOD["experiments"]["noisy"], "test_set": "official", "trials": 2}
+    config["sweeps"] = {"size": {"vary": "train_size", "values": [300, 1000], "experiment": base}}
+    study = Study(config)
+    sweep = study.sweeps["size"]
+    assert [study.experiments[name]["train_size"] for name in sweep["experiments"]] == [300, 1000]
+    assert [study.experiments[name]["noise"] for name in sweep["baselines"]] == ["none", "none"]
+    assert [study.experiments[name]["epochs"] for name in sweep["baselines"]] == [3, 3]  # x3 for 1 epoch
+    assert study.split_id(sweep["experiments"][0], 1) == study.split_id(sweep["baselines"][0], 1)
+    assert study.split_id(sweep["experiments"][0], 1) != study.split_id(sweep["experiments"][1], 1)
+    pairs = {(c["experiment"], c["baseline"]) for c in study.comparisons}
+    assert set(zip(sweep["experiments"], sweep["baselines"], strict=True)) <= pairs
+    config["sweeps"]["size"]["values"] = [300, 60000]
+    with pytest.raises(StudyError, match="train_size takes whole numbers from 1 to 50000"):
+        Study(config)

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from cifar_noise import job
-from cifar_noise.aggregate import comparisons_table, summary_markdown
+from cifar_noise.aggregate import comparisons_table, report_landing, summary_markdown
 from cifar_noise.fileio import write_text
 
 
@@ -20,6 +20,7 @@ def main(snakemake):
             trials, comparisons, snakemake.params.experiments, snakemake.params.sweeps, statistics["confidence"]
         ),
     )
+    write_text(snakemake.output.landing, report_landing(comparisons, statistics["confidence"]))
     job.log(f"{len(comparisons)} comparisons")
 
 

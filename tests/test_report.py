@@ -57,7 +57,7 @@ def test_every_output_is_in_the_report_with_a_caption(report):
 def test_every_figure_is_an_embedded_png(report):
     _, results, _ = report
     figures = [name for name in results if name.endswith(".png")]
-    assert len(figures) == 10
+    assert len(figures) == 11  # 5 of the study, the sweep, 5 noise examples
     for name in figures:
         mime, data = results[name]["data_uri"].split(",", 1)
         assert mime.startswith("data:image/png;") and mime.endswith(";base64")
@@ -69,3 +69,12 @@ def test_categories_per_experiment(report):
     assert {"Summary", "Experiments", "Noise sweeps", "Noise examples", "Runtime"} <= set(categories)
     assert {"baseline", "regional", "salt_pepper", "gaussian", "unpaired"} <= set(categories["Experiments"])
     assert categories["Experiments"]["regional"] == ["results/tables/regional.md"]
+
+
+def test_the_report_opens_with_the_question_and_the_answer(report, tiny_study):
+    html, _, _ = report
+    workdir, _ = tiny_study
+    landing = (workdir / "results" / "report" / "workflow.rst").read_text()
+    assert "The answer so far" in landing and "``gaussian`` vs ``baseline``" in landing
+    assert "The question." in html and "The answer so far" in html
+    assert re.search(r"gaussian</\w+> vs <\w+[^>]*>baseline", html), "the comparisons are not on the landing page"

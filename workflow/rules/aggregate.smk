@@ -51,6 +51,7 @@ rule summarize:
             category="Summary",
             subcategory="Tables",
         ),
+        landing=REPORT_LANDING,
     log:
         f"{RESULTS}/logs/summarize.log",
     benchmark:

@@ -11,6 +11,9 @@ except StudyError as error:  # before any job runs: name the bad key and stop
 CONFIG = STUDY.config  # the validated config, defaults filled in
 
 ENV = "../../envs/study.yaml"
+# The report's landing page, written by rule summarize (the question, the design, the answer).
+REPORT_LANDING = f"{RESULTS}/report/workflow.rst"
+
 # Tables, statistics and plots need no deep learning framework: a small environment of their own.
 REPORT_ENV = "../../envs/report.yaml"
 

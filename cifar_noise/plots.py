@@ -154,6 +154,61 @@ def confusion_matrices(matrices: dict[str, np.ndarray], path) -> None:
     _save(fig, path)
 
 
+def _mean_band(histories: list[pd.DataFrame], column: str, level: float):
+    """Images seen (cumulative), and the mean over trials of ``column`` with its t-interval, per epoch."""
+    epochs = min(len(h) for h in histories)
+    seen = np.cumsum(histories[0]["images"].to_numpy()[:epochs])
+    rows = [mean_ci([h[column].iloc[e] for h in histories], level) for e in range(epochs)]
+    means, lows, highs = (np.array(v, dtype=float) for v in zip(*rows, strict=True))
+    return seen, means, lows, highs
+
+
+def comparison_curves(histories: dict[str, list[pd.DataFrame]], comparisons: list[dict], path, level=0.95) -> None:
+    """Each comparison's condition and baseline on one axis of images seen (so a x10, 2-epoch run and a
+    20-epoch baseline line up): mean over trials with its confidence band, for the training loss and
+    accuracy, and for the test accuracy where it was evaluated after every epoch."""
+    shown = [c for c in comparisons if c["experiment"] in histories and c["baseline"] in histories]
+    columns = ["loss", "accuracy"]
+    if any("val_accuracy" in h for c in shown for h in histories[c["experiment"]]):
+        columns.append("val_accuracy")
+    titles = {"loss": "training loss", "accuracy": "training accuracy", "val_accuracy": "test accuracy"}
+    fig, axes = plt.subplots(
+        max(1, len(shown)), len(columns), figsize=(4.2 * len(columns), 2.6 * max(1, len(shown))), squeeze=False
+    )
+    if not shown:
+        axes[0][0].text(0.5, 0.5, "no comparisons in this study", ha="center", va="center")
+    for r, comparison in enumerate(shown):
+        for c, column in enumerate(columns):
+            ax = axes[r][c]
+            for role, colour in (("experiment", "tab:blue"), ("baseline", "tab:orange")):
+                name = comparison[role]
+                runs = [h for h in histories[name] if column in h]
+                if not runs:
+                    continue
+                seen, means, lows, highs = _mean_band(runs, column, level)
+                ax.plot(
+                    seen,
+                    means,
+                    color=colour,
+                    marker="o",
+                    markersize=3,
+                    linewidth=1,
+                    label=f"{name} ({len(runs)} trials)",
+                )
+                ax.fill_between(seen, lows, highs, color=colour, alpha=0.2)
+            ax.set_title(f"{titles[column]}" if r == 0 else "", fontsize=9)
+            ax.grid(alpha=0.3)
+            if c == 0:
+                ax.set_ylabel(f"{comparison['kind']}", fontsize=8)
+                ax.legend(fontsize=7)
+        axes[r][0].xaxis.get_major_formatter().set_scientific(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("images seen")
+    fig.suptitle(f"Conditions and their baselines: mean over trials, {level:.0%} CI band", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def sweep_plot(trials: pd.DataFrame, sweep: dict, path, level: float = 0.95) -> None:
     """Test accuracy against the swept value: every trial, the mean and its confidence band; for a
     train-size sweep also the step-matched no-noise baseline of every size."""

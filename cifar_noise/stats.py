@@ -18,6 +18,8 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     mean = float(values.mean()) if values.size else math.nan
     if values.size < 2:
         return mean, math.nan, math.nan
+    if values.std() == 0:  # identical values: an interval of width 0 (scipy would warn)
+        return mean, mean, mean
     interval = stats.ttest_1samp(values, 0.0).confidence_interval(level)
     return mean, float(interval.low), float(interval.high)
 

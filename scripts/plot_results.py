@@ -5,7 +5,13 @@ import pandas as pd
 
 from cifar_noise import job
 from cifar_noise.aggregate import load_metrics
-from cifar_noise.plots import accuracy_plot, confusion_matrices, per_class_heatmap, training_curves
+from cifar_noise.plots import (
+    accuracy_plot,
+    comparison_curves,
+    confusion_matrices,
+    per_class_heatmap,
+    training_curves,
+)
 
 
 def main(snakemake):
@@ -25,6 +31,9 @@ def main(snakemake):
         matrix = np.array(metrics["confusion_matrix"])
         confusion[name] = confusion.get(name, 0) + matrix
     training_curves(histories, snakemake.output.curves)
+    comparison_curves(
+        histories, snakemake.params.comparisons, snakemake.output.comparison_curves, snakemake.params.level
+    )
 
     # the best noisy condition (by mean test accuracy) next to its baseline
     mean = trials.groupby("experiment")["val_accuracy"].mean()

@@ -236,3 +236,32 @@ def test_train_size_sweep_plot_and_summary_show_both_curves(tmp_path):
     }
     text = summary_markdown(trials, comparisons_table(trials, []), experiments, {"size": sweep})
     assert "Without noise (step-matched baselines)" in text and "| 1000 | `plain1000` | 2 | 0.4150 |" in text
+
+
+def test_comparison_curves_put_condition_and_baseline_on_images_seen(tmp_path, monkeypatch):
+    from cifar_noise import plots
+
+    def history(epochs, images, accuracy):
+        return pd.DataFrame(
+            {
+                "epoch": range(1, epochs + 1),
+                "images": [images] * epochs,
+                "loss": [1.0 / e for e in range(1, epochs + 1)],
+                "accuracy": accuracy,
+            }
+        )
+
+    histories = {
+        "noisy": [history(2, 300, [0.3, 0.5]), history(2, 300, [0.32, 0.52])],  # x3 for 2 epochs
+        "base": [history(6, 100, [0.1, 0.2, 0.3, 0.4, 0.45, 0.5])] * 2,
+    }  # 6 epochs of 100
+    drawn = {}
+    monkeypatch.setattr(
+        plots,
+        "_save",
+        lambda fig, path: drawn.update(
+            lines={line.get_label(): list(line.get_xdata()) for line in fig.axes[1].get_lines()}
+        ),
+    )
+    plots.comparison_curves(histories, [{"experiment": "noisy", "baseline": "base", "kind": "step-matched"}], tmp_path)
+    assert drawn["lines"] == {"noisy (2 trials)": [300, 600], "base (2 trials)": [100, 200, 300, 400, 500, 600]}

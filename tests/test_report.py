@@ -34,6 +34,7 @@ EXPECTED = [
     "results/tables/unpaired.md",
     "results/plots/test_accuracy.png",
     "results/plots/training_curves.png",
+    "results/plots/comparison_curves.png",
     "results/plots/per_class_accuracy.png",
     "results/plots/confusion_matrices.png",
     "results/plots/runtimes.png",
@@ -57,7 +58,7 @@ def test_every_output_is_in_the_report_with_a_caption(report):
 def test_every_figure_is_an_embedded_png(report):
     _, results, _ = report
     figures = [name for name in results if name.endswith(".png")]
-    assert len(figures) == 11  # 5 of the study, the sweep, 5 noise examples
+    assert len(figures) == 12  # 6 of the study, the sweep, 5 noise examples
     for name in figures:
         mime, data = results[name]["data_uri"].split(",", 1)
         assert mime.startswith("data:image/png;") and mime.endswith(";base64")

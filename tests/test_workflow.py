@@ -59,6 +59,7 @@ def test_everything_is_produced(study):
     for png in [
         "test_accuracy.png",
         "training_curves.png",
+        "comparison_curves.png",
         "per_class_accuracy.png",
         "confusion_matrices.png",
         "runtimes.png",

@@ -87,6 +87,12 @@ rule plot_results:
             category="Summary",
             subcategory="Plots",
         ),
+        comparison_curves=report(
+            f"{RESULTS}/plots/comparison_curves.png",
+            caption="../report/comparison_curves.rst",
+            category="Summary",
+            subcategory="Plots",
+        ),
         per_class=report(
             f"{RESULTS}/plots/per_class_accuracy.png",
             caption="../report/per_class_accuracy.rst",

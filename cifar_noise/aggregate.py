@@ -144,7 +144,12 @@ NOTEBOOK_FAILURE = (
 
 
 def summary_markdown(
-    trials: pd.DataFrame, comparisons: pd.DataFrame, experiments: dict, sweeps: dict, level: float = 0.95
+    trials: pd.DataFrame,
+    comparisons: pd.DataFrame,
+    experiments: dict,
+    sweeps: dict,
+    level: float = 0.95,
+    clipping: list[dict] | None = None,
 ) -> str:
     """results/summary.md: what a reader can paste into a paper."""
     pct = f"{level:.0%}"
@@ -226,6 +231,24 @@ def summary_markdown(
                     mean, low, high = mean_ci(acc, level)
                     lines.append(f"| {value:g} | `{exp_name}` | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
             lines.append("")
+
+    if clipping:
+        lines += [
+            "## What clipping changes",
+            "",
+            "We round every noisy value and clip it to 0–255 (uint8 shards); the notebook kept unclipped "
+            "floats (`clip: false` keeps them, as int16 shards). Share of the values that clipping changes, "
+            "measured on the first training images of the dataset:",
+            "",
+            "| noise | parameters | images | values clipped | share |",
+            "|---|---|---|---|---|",
+        ]
+        for row in clipping:
+            parameters = ", ".join(f"{k}={v:g}" for k, v in sorted(row["noise_params"].items()))
+            lines.append(
+                f"| {row['noise']} | {parameters} | {row['images']:,} | {row['clipped']:,} | {row['share']:.2%} |"
+            )
+        lines.append("")
 
     present = set(trials["experiment"])
     unpaired = [n for n, e in experiments.items() if e["shuffle"] == "unpaired" and n in present]

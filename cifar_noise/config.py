@@ -169,6 +169,8 @@ def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
             f"{where}.enlarge: is {exp['enlarge']} but noise is 'none'; exact copies add "
             "nothing but epochs: set enlarge to 1 and raise epochs instead"
         )
+    if exp["noise"] == "none" and not exp["clip"]:
+        problems.append(f"{where}.clip: false keeps unclipped noisy values, but noise is 'none'; remove clip")
     if exp["noise"] != "none" and exp["enlarge"] < 2:
         problems.append(
             f"{where}.enlarge: noise {exp['noise']!r} needs enlarge >= 2 (1 trains on the "
@@ -211,8 +213,6 @@ def _check_semantics(config: dict) -> None:
         if baseline is not None:
             if baseline not in experiments:
                 problems.append(f"experiments.{name}.baseline: no experiment named {baseline!r}")
-            elif experiments[baseline]["noise"] != "none":
-                problems.append(f"experiments.{name}.baseline: {baseline!r} is not a no-noise experiment")
             elif baseline == name:
                 problems.append(f"experiments.{name}.baseline: an experiment cannot be its own baseline")
             elif any(experiments[baseline][key] != exp[key] for key in SPLIT_FIELDS):
@@ -270,6 +270,7 @@ DEFINITION_FIELDS = (
     "batch_size",
     "shuffle",
     "scale_inputs",
+    "clip",
 )
 
 
@@ -313,6 +314,7 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
             **exp,
             "noise": "none",
             "noise_params": {},
+            "clip": True,
             "enlarge": 1,
             "epochs": epochs,
             "baseline": None,
@@ -453,6 +455,7 @@ class Study:
         return {
             "noise": exp["noise"],
             "noise_params": exp["noise_params"],
+            "clip": exp["clip"],
             "enlarge": exp["enlarge"],
             "shard_size": self.config["shards"]["size"],
             "noise_seed": derive_seed(self.config["seed"], "noise", int(trial)),
@@ -480,6 +483,7 @@ class Study:
             "shuffle": exp["shuffle"],
             "batch_size": exp["batch_size"],
             "scale_inputs": exp["scale_inputs"],
+            "clip": exp["clip"],
             "evaluate_every_epoch": training["evaluate_every_epoch"],
             "shard_size": self.config["shards"]["size"],
             "seed": self.config["seed"],

@@ -155,13 +155,28 @@ def _uint32_words(rng: np.random.Generator, n: int) -> np.ndarray:
     return raw.view(np.uint32)[:n]
 
 
+# Where perturbed values are stored: uint8 (clipped to 0..255, the default) or int16 (the
+# notebook's unclipped values, which the schema's bounds on every amplitude keep far inside int16).
+STORAGE = {True: np.uint8, False: np.int16}
+
+
+def _bounds(out: np.ndarray) -> tuple[int, int]:
+    """0..255 for uint8 storage; the int16 range (never reached) for unclipped storage."""
+    info = np.iinfo(out.dtype)
+    return (0, 255) if out.dtype == np.uint8 else (info.min, info.max)
+
+
 def _round_clip(values: np.ndarray, out: np.ndarray) -> None:
     np.rint(values, out=values)
-    np.clip(values, 0, 255, out=values)
+    np.clip(values, *_bounds(out), out=values)
     out[...] = values
 
 
-@register("gaussian", "every channel value += N(0, sigma^2)", sigma={"type": "number", "minimum": 0, "default": 20})
+@register(
+    "gaussian",
+    "every channel value += N(0, sigma^2)",
+    sigma={"type": "number", "minimum": 0, "maximum": 1000, "default": 20},
+)
 def _gaussian(images, out, rng, sigma):
     if sigma == 0:
         out[...] = images
@@ -173,7 +188,7 @@ def _gaussian(images, out, rng, sigma):
         block = flat_in[start : start + _BLOCK]
         noise = sampler.sample(_uint32_words(rng, block.size)).reshape(block.shape)
         noise += block
-        np.clip(noise, 0, 255, out=noise)
+        np.clip(noise, *_bounds(out), out=noise)
         flat_out[start : start + _BLOCK] = noise
 
 
@@ -181,7 +196,7 @@ def _gaussian(images, out, rng, sigma):
     "salt_pepper",
     "each pixel with probability p: every channel value += U(-amplitude, amplitude)",
     probability={"type": "number", "minimum": 0, "maximum": 1, "default": 0.1},
-    amplitude={"type": "number", "minimum": 0, "default": 50},
+    amplitude={"type": "number", "minimum": 0, "maximum": 1000, "default": 50},
 )
 def _salt_pepper(images, out, rng, probability, amplitude):
     out[...] = images
@@ -191,17 +206,17 @@ def _salt_pepper(images, out, rng, probability, amplitude):
     hit = _uint32_words(rng, n * 32 * 32).reshape(n, 32, 32) < threshold
     picked = images[hit].astype(np.float64)
     picked += amplitude * (2.0 * rng.random(picked.shape) - 1.0)
-    clipped = np.empty(picked.shape, dtype=np.uint8)
-    _round_clip(picked, clipped)
-    out[hit] = clipped
+    stored = np.empty(picked.shape, dtype=out.dtype)
+    _round_clip(picked, stored)
+    out[hit] = stored
 
 
 @register(
     "regional",
     "random patch_size x patch_size squares: every channel value inside += U(-amplitude, amplitude)",
-    patches={"type": "integer", "minimum": 1, "default": 3},
+    patches={"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
     patch_size={"type": "integer", "minimum": 1, "maximum": 31, "default": 5, "description": "odd number of pixels"},
-    amplitude={"type": "number", "minimum": 0, "default": 25},
+    amplitude={"type": "number", "minimum": 0, "maximum": 1000, "default": 25},
 )
 def _regional(images, out, rng, patches, patch_size, amplitude):
     half = patch_size // 2
@@ -251,6 +266,14 @@ def perturb_into(images: np.ndarray, out: np.ndarray, noise: str, params: dict, 
         raise ValueError(f"unknown noise {noise!r}; expected one of {', '.join(noise_types())}")
 
 
+def clipped_share(images: np.ndarray, noise: str, params: dict, seed: int) -> dict:
+    """How much clipping to 0..255 changes this noise on ``images``: the share of values that the
+    notebook's unclipped noise puts below 0 or above 255 (those are the values clipping changes)."""
+    unclipped = perturb_chunked(images, noise, params, np.random.SeedSequence(seed), clip=False)
+    outside = int(((unclipped < 0) | (unclipped > 255)).sum())
+    return {"values": int(unclipped.size), "clipped": outside, "share": outside / max(unclipped.size, 1)}
+
+
 def perturb(images: np.ndarray, noise: str, params: dict, rng: np.random.Generator) -> np.ndarray:
     out = np.empty_like(images)
     perturb_into(images, out, noise, params, rng)
@@ -264,13 +287,15 @@ def perturb_chunked(
     seed: np.random.SeedSequence,
     threads: int = 1,
     out: np.ndarray | None = None,
+    clip: bool = True,
 ) -> np.ndarray:
     """Perturb ``images`` in chunks of CHUNK images, chunk i drawing from ``seed.spawn``'s i-th child.
 
-    The result depends only on ``seed`` and the images, not on ``threads``.
+    The result depends only on ``seed`` and the images, not on ``threads``. ``clip=False`` keeps the
+    notebook's unclipped values (int16); the random draws, and so every unclipped value, are the same.
     """
     if out is None:
-        out = np.empty_like(images)
+        out = np.empty(images.shape, dtype=STORAGE[clip])
     starts = range(0, len(images), CHUNK)
     children = seed.spawn(len(starts))
 

@@ -50,11 +50,12 @@ def build_shard(
     params: dict,
     noise_seed: int,
     threads: int = 1,
+    clip: bool = True,
 ) -> np.ndarray:
-    """Return the uint8 images of one shard (the perturbed copies it holds)."""
+    """Return the images of one shard (the perturbed copies it holds): uint8, or int16 unclipped."""
     rows = shard_rows(shard, len(train_images), enlarge, shard_size)
     sources = np.arange(rows.start, rows.stop) % len(train_images)
-    return perturb_chunked(train_images[sources], noise, params, shard_seed(noise_seed, shard), threads)
+    return perturb_chunked(train_images[sources], noise, params, shard_seed(noise_seed, shard), threads, clip=clip)
 
 
 def write_shard(path: str | os.PathLike, images: np.ndarray) -> None:
@@ -152,11 +153,13 @@ class TrainingImages:
         self.shards = [_open_rows(p) for p in shard_paths]
         self.shard_size = shard_size
         perturbed = sum(len(s) for s in self.shards)
+        # uint8 copies, or int16 ones that keep the notebook's unclipped values: all shards alike
+        self.dtype = self.shards[0].dtype if self.shards else self.originals.dtype
         for shard in self.shards:
-            if shard.shape[1:] != self.originals.shape[1:] or shard.dtype != self.originals.dtype:
+            if shard.shape[1:] != self.originals.shape[1:] or shard.dtype != self.dtype:
                 raise StudyError(
                     f"{shard.path} holds {shard.dtype} images of shape {shard.shape[1:]}, expected "
-                    f"{self.originals.dtype} {self.originals.shape[1:]}; delete the trial's shards "
+                    f"{self.dtype} {self.originals.shape[1:]} like the trial's other shards; delete them "
                     "and run snakemake again"
                 )
         for shard in self.shards[:-1]:
@@ -180,7 +183,7 @@ class TrainingImages:
         return self.size // self.train_size
 
     def read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Images (uint8) and labels for global indices, in the given order."""
+        """Images (uint8, or int16 with unclipped shards) and labels for global indices, in order."""
         indices = np.asarray(indices, dtype=np.int64)
         if len(indices) and (indices.min() < 0 or indices.max() >= self.size):
             raise IndexError(f"training image index outside 0..{self.size - 1}")
@@ -188,10 +191,24 @@ class TrainingImages:
         perturbed = indices - self.train_size
         source = np.where(perturbed < 0, 0, perturbed // self.shard_size + 1)  # 0: the originals
         row = np.where(perturbed < 0, indices, perturbed % self.shard_size)
-        offsets = np.array([f.offset for f in files], dtype=np.int64)[source] + row * self.originals.row_bytes
-        fds = [files[s].fd for s in source.tolist()]
-        images = np.empty((len(indices), *self.originals.shape[1:]), dtype=np.uint8)
-        gather_rows(images, fds, offsets, self.originals.row_bytes, "training images")
+        starts = np.array([f.offset for f in files], dtype=np.int64)
+        images = np.empty((len(indices), *self.originals.shape[1:]), dtype=self.dtype)
+        # Rows of the batch's own dtype are read straight into it; unclipped (int16) copies beside
+        # uint8 originals: the originals are read apart and widened.
+        direct = np.flatnonzero(source > 0) if self.dtype != self.originals.dtype else np.arange(len(indices))
+        rows = images if len(direct) == len(indices) else np.empty((len(direct), *images.shape[1:]), self.dtype)
+        row_bytes = files[-1].row_bytes
+        gather_rows(
+            rows,
+            [files[s].fd for s in source[direct].tolist()],
+            starts[source[direct]] + row[direct] * row_bytes,
+            row_bytes,
+            "training images",
+        )
+        if rows is not images:
+            images[direct] = rows
+            original = np.flatnonzero(source == 0)
+            images[original] = self.originals.read_rows(indices[original])
         return images, self.labels[indices % self.train_size]
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ def main(snakemake):
         p["noise_params"],
         p["noise_seed"],
         threads=snakemake.threads,
+        clip=p["clip"],
     )
     write_shard(snakemake.output.shard, images)
     job.log(f"{len(images)} images with {p['noise']} noise {p['noise_params']} in {time.monotonic() - started:.1f} s")

@@ -1,5 +1,7 @@
 """results/summary.md and the table of noisy conditions against their baselines."""
 
+import json
+
 import pandas as pd
 
 from cifar_noise import job
@@ -14,10 +16,16 @@ def main(snakemake):
         trials, snakemake.params.comparisons, statistics["confidence"], statistics["min_trials"]
     )
     write_text(snakemake.output.comparisons, comparisons.to_csv(index=False))
+    clipping = [json.loads(open(path).read()) for path in snakemake.input.clipping]
     write_text(
         snakemake.output.summary,
         summary_markdown(
-            trials, comparisons, snakemake.params.experiments, snakemake.params.sweeps, statistics["confidence"]
+            trials,
+            comparisons,
+            snakemake.params.experiments,
+            snakemake.params.sweeps,
+            statistics["confidence"],
+            clipping,
         ),
     )
     write_text(snakemake.output.landing, report_landing(comparisons, statistics["confidence"]))

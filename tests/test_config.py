@@ -194,7 +194,7 @@ def test_declared_and_matched_baselines_both_compared():
     "baseline, message",
     [
         ("nothing", "noisy.baseline: no experiment named 'nothing'"),
-        ("noisy", "noisy.baseline: 'noisy' is not a no-noise experiment"),
+        ("noisy", "noisy.baseline: an experiment cannot be its own baseline"),
     ],
 )
 def test_bad_baselines(baseline, message):
@@ -316,3 +316,20 @@ def test_a_train_size_sweep_has_its_own_splits_and_baselines_per_size():
     config["sweeps"]["size"]["values"] = [300, 60000]
     with pytest.raises(StudyError, match="train_size takes whole numbers from 1 to 50000"):
         Study(config)
+
+
+def test_unclipped_noise_is_a_definition_of_its_own_with_int16_shards():
+    config = copy.deepcopy(GOOD)
+    config["experiments"]["unclipped"] = {**GOOD["experiments"]["noisy"], "clip": False, "baseline": "noisy"}
+    study = Study(config)
+    assert study.shard_params("unclipped", 1)["clip"] is False and study.shard_params("noisy", 1)["clip"] is True
+    assert study.trial_params("unclipped", 1)["clip"] is False
+    assert {"experiment": "unclipped", "baseline": "noisy", "kind": "configured"} in study.comparisons
+    # both share one step-matched baseline, which has no noise to clip
+    matched = {c["baseline"] for c in study.comparisons if c["kind"] == "step-matched"}
+    assert len(matched) == 1 and study.experiments[matched.pop()]["clip"] is True
+    config["experiments"]["base"]["clip"] = False
+    with pytest.raises(StudyError, match="base.clip: false keeps unclipped noisy values, but noise is 'none'"):
+        Study(config)
+    with pytest.raises(StudyError, match="sigma: 5000 is greater than the maximum of 1000"):
+        validate_config(broken("experiments.noisy.noise_params", {"sigma": 5000}))

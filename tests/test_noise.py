@@ -189,3 +189,24 @@ def test_cutout_blanks_one_square_cut_off_at_the_border():
     # the square is whole when its centre is in [8, 24] on both axes: (17/32)^2 of the copies
     whole = sum(bottom - top == 16 and right - left == 16 for top, bottom, left, right in zeroed_boxes(out))
     assert stats.binomtest(whole, len(out), (17 / 32) ** 2).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("kind", list(noise.NOISES))
+def test_unclipped_noise_is_the_clipped_noise_before_clipping(kind):
+    images = random_images(300, seed=8)
+    clipped = perturb_chunked(images, kind, DEFAULT_PARAMS[kind], np.random.SeedSequence(12))
+    unclipped = perturb_chunked(images, kind, DEFAULT_PARAMS[kind], np.random.SeedSequence(12), clip=False)
+    assert unclipped.dtype == np.int16
+    assert np.array_equal(np.clip(unclipped, 0, 255), clipped)
+    if kind != "cutout":  # cutout only blanks: nothing to clip
+        assert (unclipped < 0).any() or (unclipped > 255).any()
+
+
+def test_clipped_share_against_the_exact_law():
+    # every value at 250: clipping changes exactly the values whose rounded noise exceeds +5
+    values, probabilities = rounded_gaussian(20.0)
+    expected = probabilities[values > 5].sum()
+    share = noise.clipped_share(flat_images(250, count=400), "gaussian", {"sigma": 20.0}, seed=3)
+    assert share["values"] == 400 * 32 * 32 * 3
+    assert stats.binomtest(share["clipped"], share["values"], expected).pvalue > 1e-3
+    assert noise.clipped_share(flat_images(128, count=10), "cutout", {"size": 16}, seed=3)["clipped"] == 0

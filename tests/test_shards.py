@@ -79,3 +79,23 @@ def test_read_range_and_rows(trial):
     pick = np.array([5, 99, 0, 6, 7, 50])
     assert np.array_equal(rows.read_rows(pick), images[pick])
     rows.close()
+
+
+def test_unclipped_shards_are_int16_and_read_beside_uint8_originals(tmp_path):
+    images, labels = labelled_images(60, seed=7)
+    save_npy(tmp_path / "train_images.npy", images)
+    sigma = {"sigma": 40.0}
+    unclipped = build_shard(images, 0, 3, 120, "gaussian", sigma, noise_seed=4, clip=False)
+    clipped = build_shard(images, 0, 3, 120, "gaussian", sigma, noise_seed=4)
+    assert unclipped.dtype == np.int16 and clipped.dtype == np.uint8
+    assert unclipped.min() < 0 and unclipped.max() > 255  # the notebook's values, beyond 0..255
+    assert np.array_equal(np.clip(unclipped, 0, 255), clipped)  # the same draws, clipped or not
+    save_npy(tmp_path / "shard-0000.npy", unclipped)
+    data = TrainingImages(tmp_path / "train_images.npy", labels, [tmp_path / "shard-0000.npy"], shard_size=120)
+    order = np.random.default_rng(1).permutation(180)
+    got, got_labels = data.read(order)
+    expected = np.concatenate([images.astype(np.int16), unclipped])[order]
+    assert got.dtype == np.int16 and np.array_equal(got, expected)
+    assert np.array_equal(got_labels, labels[order % 60])
+    only_originals, _ = data.read(np.arange(10))
+    assert np.array_equal(only_originals, images[:10])

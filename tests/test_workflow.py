@@ -26,7 +26,7 @@ def test_everything_is_produced(study):
     workdir, _ = study
     results = workdir / "results"
     trials = pd.read_csv(results / "tables" / "trials.csv")
-    assert len(trials) == 16
+    assert len(trials) == 18
     assert sorted(trials["experiment"].unique()) == [
         "baseline",
         "cutout",
@@ -35,6 +35,7 @@ def test_everything_is_produced(study):
         "regional",
         "salt_pepper",
         "sigma-sigma5",
+        "unclipped",
         "unpaired",
     ]
     for column in (
@@ -72,6 +73,14 @@ def test_everything_is_produced(study):
     ]:
         assert (results / "plots" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (results / "checkpoints").exists() or not any((results / "checkpoints").rglob("*.keras"))
+    # the notebook's unclipped noise: int16 shards holding values beyond 0..255, trained on, compared
+    shard = np.load(results / "experiments/unclipped/trial-01/shards/shard-0000.npy")
+    clipped = np.load(results / "experiments/gaussian/trial-01/shards/shard-0000.npy")
+    assert shard.dtype == np.int16 and (shard > 255).any() and np.array_equal(np.clip(shard, 0, 255), clipped)
+    summary = (results / "summary.md").read_text()
+    assert "## What clipping changes" in summary and "| gaussian | sigma=20 | 300 |" in summary
+    comparisons = pd.read_csv(results / "tables/comparisons.csv")
+    assert ((comparisons["experiment"] == "unclipped") & (comparisons["baseline"] == "gaussian")).any()
 
 
 def test_trial_records(study):
@@ -137,6 +146,7 @@ def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
         "tables/trials.csv",
         "tables/comparisons.csv",
         "summary.md",
+        "report/workflow.rst",
         "study-archive.zip",
         *(
             f"tables/{name}.md"
@@ -146,6 +156,8 @@ def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
                 "regional",
                 "salt_pepper",
                 "gaussian",
+                "cutout",
+                "unclipped",
                 "sigma-sigma5",
                 "no_noise-200-2ep-b50-official",
             )
@@ -155,6 +167,7 @@ def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
             for name in (
                 "test_accuracy",
                 "training_curves",
+                "comparison_curves",
                 "per_class_accuracy",
                 "confusion_matrices",
                 "runtimes",
@@ -164,7 +177,7 @@ def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
     }
     # the rerun trial is deterministic: same numbers as the first time
     assert trial_numbers(workdir) == numbers
-    assert len(pd.read_csv(workdir / "results/tables/trials.csv")) == 16
+    assert len(pd.read_csv(workdir / "results/tables/trials.csv")) == 18
 
 
 def test_one_trial_alone_from_a_local_archive(tmp_path, tiny_archive):

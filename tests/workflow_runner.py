@@ -24,8 +24,8 @@ TINY_EXPERIMENT = {
 
 def tiny_config(url: str | None = None, md5: str | None = None, **extra) -> dict:
     """Every noise, two trials each, on the tiny archive, plus the step-matched baseline (created by
-    the workflow), an unpaired-labels twin of the baseline and a two-point sweep (16 trials, about a
-    minute on 2 cores)."""
+    the workflow), an unpaired-labels twin of the baseline, the Gaussian unclipped and a two-point
+    sweep (18 trials, about two minutes on 2 cores)."""
     config = {
         "seed": 7,
         "data": {"url": url or "file:///nonexistent", "md5": md5},
@@ -37,6 +37,8 @@ def tiny_config(url: str | None = None, md5: str | None = None, **extra) -> dict
             "salt_pepper": {**TINY_EXPERIMENT, "noise": "salt_pepper", "enlarge": 2, "baseline": "baseline"},
             "gaussian": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "baseline": "baseline"},
             "cutout": {**TINY_EXPERIMENT, "noise": "cutout", "enlarge": 2, "baseline": "baseline"},
+            # the notebook's unclipped noise (int16 shards), compared trial by trial with the clipped one
+            "unclipped": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "clip": False, "baseline": "gaussian"},
         },
         "sweeps": {
             "sigma": {

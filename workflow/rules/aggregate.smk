@@ -38,6 +38,7 @@ rule aggregate_trials:
 rule summarize:
     input:
         csv=rules.aggregate_trials.output.csv,
+        clipping=clipping_files(),
     output:
         summary=report(
             f"{RESULTS}/summary.md",

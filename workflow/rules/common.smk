@@ -77,6 +77,14 @@ def trial_files(wildcards):
     return {**split, "shards": STUDY.shard_files(wildcards.experiment, wildcards.trial)}
 
 
+# Training images on which the share of values that clipping changes is measured, per condition.
+CLIPPING_SAMPLE = 2000
+
+
+def clipping_files():
+    return [f"{RESULTS}/tables/clipping/{slug}.json" for slug in STUDY.noise_conditions()]
+
+
 def noise_example_files():
     return [f"{RESULTS}/plots/noise_examples/{slug}.png" for slug in STUDY.noise_conditions()]
 

@@ -29,6 +29,7 @@ rule noise_examples:
             category="Noise examples",
             labels={"condition": "{condition}"},
         ),
+        clipping=f"{RESULTS}/tables/clipping/{{condition}}.json",
     log:
         f"{RESULTS}/logs/noise_examples/{{condition}}.log",
     benchmark:
@@ -43,5 +44,6 @@ rule noise_examples:
         noise_params=lambda wildcards: STUDY.noise_conditions()[wildcards.condition][1],
         seed=CONFIG["seed"],
         images=8,
+        clipping_images=CLIPPING_SAMPLE,
     script:
         "../../scripts/noise_examples.py"

@@ -333,3 +333,19 @@ def test_unclipped_noise_is_a_definition_of_its_own_with_int16_shards():
         Study(config)
     with pytest.raises(StudyError, match="sigma: 5000 is greater than the maximum of 1000"):
         validate_config(broken("experiments.noisy.noise_params", {"sigma": 5000}))
+
+
+def test_the_default_study_holds_the_analysis_pairs_and_the_train_size_sweep():
+    study = Study(yaml.safe_load((REPO / "config.yaml").read_text()))
+    pairs = {(c["experiment"], c["baseline"]) for c in study.comparisons}
+    assert ("gaussian_x10_2ep_unclipped", "gaussian_x10_2ep") in pairs  # differs only in clipping
+    assert ("no_noise_12ep_raw", "no_noise_12ep") in pairs  # differs only in scale_inputs
+    for name, other, field in [
+        ("gaussian_x10_2ep_unclipped", "gaussian_x10_2ep", "clip"),
+        ("no_noise_12ep_raw", "no_noise_12ep", "scale_inputs"),
+    ]:
+        a, b = study.experiments[name], study.experiments[other]
+        assert {key for key in a if a[key] != b[key]} == {field, "description", "baseline"}
+    sweep = study.sweeps["gaussian_train_size"]
+    assert sweep["values"][0] < 1000 and sweep["values"][-1] == 15000 and len(sweep["baselines"]) == 5
+    assert study.experiments["cutout_x10_2ep"]["noise"] == "cutout"

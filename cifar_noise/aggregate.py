@@ -210,26 +210,11 @@ def summary_markdown(
     if sweeps:
         lines += ["", "## Sweeps", ""]
         for name, sweep in sweeps.items():
-            lines += [
-                f"**{sweep['description']}** (`{name}`, varying {sweep['vary']})",
-                "",
-                f"| {sweep['vary']} | experiment | trials | mean test accuracy | {pct} CI |",
-                "|---|---|---|---|---|",
-            ]
-            for value, exp_name in zip(sweep["values"], sweep["experiments"], strict=True):
-                acc = trials.loc[trials["experiment"] == exp_name, "val_accuracy"]
-                mean, low, high = mean_ci(acc, level)
-                lines.append(f"| {value:g} | `{exp_name}` | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
+            lines += [f"**{sweep['description']}** (`{name}`, varying {sweep['vary']})", ""]
+            lines += _sweep_table(trials, sweep, sweep["experiments"], level)
             if "baselines" in sweep:  # train-size sweeps: the same sizes without noise
                 lines += ["", "Without noise (step-matched baselines); the paired comparisons are above.", ""]
-                lines += [
-                    f"| {sweep['vary']} | experiment | trials | mean test accuracy | {pct} CI |",
-                    "|---|---|---|---|---|",
-                ]
-                for value, exp_name in zip(sweep["values"], sweep["baselines"], strict=True):
-                    acc = trials.loc[trials["experiment"] == exp_name, "val_accuracy"]
-                    mean, low, high = mean_ci(acc, level)
-                    lines.append(f"| {value:g} | `{exp_name}` | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
+                lines += _sweep_table(trials, sweep, sweep["baselines"], level)
             lines.append("")
 
     if clipping:
@@ -267,6 +252,19 @@ def summary_markdown(
             lines += [text + ".", ""]
         lines += [NOTEBOOK_FAILURE, ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _sweep_table(trials: pd.DataFrame, sweep: dict, names: list[str], level: float) -> list[str]:
+    """One row per swept value: its experiment, trials, mean test accuracy and interval."""
+    lines = [
+        f"| {sweep['vary']} | experiment | trials | mean test accuracy | {level:.0%} CI |",
+        "|---|---|---|---|---|",
+    ]
+    for value, name in zip(sweep["values"], names, strict=True):
+        acc = trials.loc[trials["experiment"] == name, "val_accuracy"]
+        mean, low, high = mean_ci(acc, level)
+        lines.append(f"| {value:g} | `{name}` | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
+    return lines
 
 
 def _paired_twin(name: str, experiments: dict) -> str | None:

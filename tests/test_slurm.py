@@ -91,7 +91,8 @@ def test_every_job_runs_as_a_slurm_job(tmp_path, tiny_archive):
     code, output = run_on_slurm(tmp_path, config)
     assert code == 0, output[-5000:]
 
-    # every job but the local target rule went to SLURM, the many shards and trials as arrays
+    # every job but the local ones (the target rule, the copy of the local archive) went to SLURM,
+    # the many shards and trials as arrays
     single = re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", output)
     arrays = re.findall(r"Submitted array job with Snakemake IDs ([\d,]+) and SLURM job ID (\d+)", output)
     in_arrays = sum(len(ids.split(",")) for ids, _ in arrays)
@@ -99,6 +100,7 @@ def test_every_job_runs_as_a_slurm_job(tmp_path, tiny_archive):
     planned = {rule: int(n) for rule, n in stats.items() if rule not in ("job", "total")}
     assert planned["train_trial"] == 3 and planned["make_shard"] == 4
     assert planned.pop("all") == 1  # the local target rule
+    assert planned.pop("copy_local_archive") == 1  # a local rule too: the login node reads data.archive
     assert arrays, "shards and trials were not submitted as job arrays"
     assert len(single) + in_arrays == sum(planned.values()), output[-3000:]
     submitted = {int(i) for ids, _ in arrays for i in ids.split(",")} | {int(i) for i, _ in single}

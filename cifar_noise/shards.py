@@ -102,31 +102,21 @@ class NpyRows:
     def read_rows(self, rows: np.ndarray) -> np.ndarray:
         """Read ``rows`` (any order, repeats allowed), one ``pread`` per row into the result."""
         rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= len(self)):
+            bad = int(rows.max() if rows.max() >= len(self) else rows.min())
+            raise IndexError(f"{self.path}: row {bad} is outside its {len(self)} rows")
         out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
-        gather_rows(
-            out, [self.fd] * len(rows), self.offset + rows * self.row_bytes, self.row_bytes, self.path, rows, len(self)
-        )
+        gather_rows(out, [self.fd] * len(rows), self.offset + rows * self.row_bytes, self.row_bytes, self.path)
         return out
 
 
-def gather_rows(
-    out: np.ndarray,
-    fds,
-    offsets: np.ndarray,
-    row_bytes: int,
-    what: str,
-    rows: np.ndarray | None = None,
-    length: int | None = None,
-) -> None:
-    """Fill row i of ``out`` with ``row_bytes`` read from file ``fds[i]`` at ``offsets[i]``.
+def gather_rows(out: np.ndarray, fds, offsets: np.ndarray, row_bytes: int, what: str) -> None:
+    """Fill row i of ``out`` with ``row_bytes`` read from file ``fds[i]`` at ``offsets[i]`` (the
+    callers check their row numbers).
 
     The hot loop of training input: a plain loop over ``os.preadv`` straight into the batch
     (no intermediate copies, no per-row numpy calls), about 2 microseconds per image.
     """
-    if rows is not None and len(rows) and (rows.min() < 0 or rows.max() >= length):
-        raise IndexError(
-            f"{what}: row {int(rows.max() if rows.max() >= length else rows.min())} is outside its {length} rows"
-        )
     view = memoryview(out.reshape(-1).view(np.uint8))
     for i, (fd, offset) in enumerate(zip(fds, offsets.tolist(), strict=True)):
         start = i * row_bytes

@@ -198,7 +198,7 @@ def test_unclipped_noise_is_the_clipped_noise_before_clipping(kind):
     unclipped = perturb_chunked(images, kind, DEFAULT_PARAMS[kind], np.random.SeedSequence(12), clip=False)
     assert unclipped.dtype == np.int16
     assert np.array_equal(np.clip(unclipped, 0, 255), clipped)
-    if kind != "cutout":  # cutout only blanks: nothing to clip
+    if kind not in ("cutout", "impulse"):  # they set values inside 0..255: nothing to clip
         assert (unclipped < 0).any() or (unclipped > 255).any()
 
 
@@ -210,3 +210,15 @@ def test_clipped_share_against_the_exact_law():
     assert share["values"] == 400 * 32 * 32 * 3
     assert stats.binomtest(share["clipped"], share["values"], expected).pvalue > 1e-3
     assert noise.clipped_share(flat_images(128, count=10), "cutout", {"size": 16}, seed=3)["clipped"] == 0
+
+
+def test_impulse_sets_a_share_amount_of_values_to_0_or_255_half_each():
+    images = flat_images(128, 1000)  # 3,072,000 values
+    out = perturb(images, "impulse", {"amount": 0.05}, np.random.default_rng(31))
+    hit = out != 128
+    assert set(np.unique(out[hit]).tolist()) == {0, 255}  # replaced, not shifted
+    assert stats.binomtest(int(hit.sum()), hit.size, 0.05).pvalue > 1e-3
+    assert stats.binomtest(int((out == 255).sum()), int(hit.sum()), 0.5).pvalue > 1e-3
+    # every channel value on its own (CIFAR-10-C's skimage s&p): some pixels are hit in one channel only
+    per_pixel = hit.sum(axis=-1)
+    assert stats.binomtest(int((per_pixel == 1).sum()), per_pixel.size, 3 * 0.05 * 0.95**2).pvalue > 1e-3

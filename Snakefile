@@ -23,6 +23,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/noise.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/robustness.smk"
 include: "workflow/rules/aggregate.smk"
 
 
@@ -37,9 +38,11 @@ rule all:
         # Listed here too so that a trial whose outputs were deleted is redone by a plain run
         # (Snakemake does not look behind aggregates that are already up to date).
         STUDY.metrics_files(),
+        STUDY.robustness_files(),
         rules.aggregate_trials.output,
         rules.summarize.output,
         rules.plot_results.output,
+        robustness_plot_files(),
         sweep_plot_files(),
         noise_example_files(),
         rules.plot_runtimes.output,

@@ -20,9 +20,27 @@ def load_metrics(paths: list[str | os.PathLike]) -> list[dict]:
     return [json.loads(open(p).read()) for p in paths]
 
 
-def trials_table(metrics: list[dict], descriptions: dict[str, str] | None = None) -> pd.DataFrame:
+ROBUSTNESS_COLUMNS = ["experiment", "trial", "corruption", "noise", "severity", "value", "accuracy", "loss"]
+
+
+def robustness_table(reports: list[dict]) -> pd.DataFrame:
+    """One row per trial, corruption and severity (the trials' robustness.json files)."""
+    rows = [{**{key: r[key] for key in ROBUSTNESS_COLUMNS}} for report in reports for r in _rows_of(report)]
+    table = pd.DataFrame(rows, columns=ROBUSTNESS_COLUMNS)
+    return table.sort_values(["experiment", "trial", "corruption", "severity"], kind="stable").reset_index(drop=True)
+
+
+def _rows_of(report: dict) -> list[dict]:
+    return [{"experiment": report["experiment"], "trial": report["trial"], **row} for row in report["corruptions"]]
+
+
+def trials_table(
+    metrics: list[dict], descriptions: dict[str, str] | None = None, robustness: list[dict] | None = None
+) -> pd.DataFrame:
     """One row per trial: its experiment's description (from the config, not the trial), every
-    parameter, every result, per-class accuracies as columns."""
+    parameter, every result, per-class accuracies as columns; with ``robustness`` (the trials'
+    robustness.json), the mean corruption accuracy and each corruption's mean over its severities."""
+    on_corrupted = {(r["experiment"], r["trial"]): r for r in robustness or []}
     rows = []
     for m in metrics:
         params = {"description": (descriptions or {}).get(m["params"]["experiment"]), **m["params"]}
@@ -46,6 +64,14 @@ def trials_table(metrics: list[dict], descriptions: dict[str, str] | None = None
             "git_commit",
         ):
             row[f"run_{key}" if key == "epochs" else key] = m.get(key)
+        report = on_corrupted.get((m["experiment"], m["trial"]))
+        if report:
+            row["mean_corruption_accuracy"] = report["mean_corruption_accuracy"]
+            by_corruption: dict[str, list[float]] = {}
+            for result in report["corruptions"]:
+                by_corruption.setdefault(result["corruption"], []).append(result["accuracy"])
+            for name, accuracies in by_corruption.items():
+                row[f"corruption_accuracy_{name}"] = sum(accuracies) / len(accuracies)
         rows.append(row)
     table = pd.DataFrame(rows)
     if not table.empty:
@@ -78,8 +104,12 @@ def notebook_table(trials: pd.DataFrame, experiment: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# What a comparison compares: accuracy on the clean test set, and the mean accuracy over every
+# corrupted test set and severity (where the study has corruptions).
+METRICS = {"clean": "val_accuracy", "corruption": "mean_corruption_accuracy"}
+
 COMPARISON_COLUMNS = [
-    "experiment", "baseline", "kind", "n", "n_baseline", "mean", "mean_baseline",
+    "experiment", "baseline", "kind", "metric", "n", "n_baseline", "mean", "mean_baseline",
     "n_paired", "paired_difference", "paired_ci_low", "paired_ci_high", "paired_p_value", "holm_p_value",
     "sd_difference", "min_detectable_difference", "trials_for_1pp",
     "welch_difference", "welch_ci_low", "welch_ci_high", "welch_df", "welch_p_value", "flag",
@@ -93,20 +123,26 @@ def comparisons_table(
     primary test; Holm-adjusted over the conditions compared with the same baseline), its power,
     and Welch's unpaired t-test as a second column."""
     rows = []
-    for comparison in comparisons:
-        sides = [trials[trials["experiment"] == comparison[key]] for key in ("experiment", "baseline")]
-        by_trial = [dict(zip(side["trial"], side["val_accuracy"], strict=True)) for side in sides]
-        unpaired = welch(sides[0]["val_accuracy"], sides[1]["val_accuracy"], level, min_trials)
-        rows.append(
-            {
-                **comparison,
-                **{key: unpaired[key] for key in ("n", "n_baseline", "mean", "mean_baseline", "flag")},
-                **paired(*by_trial, level),
-                **{f"welch_{key}": unpaired[key] for key in ("difference", "ci_low", "ci_high", "df", "p_value")},
-            }
-        )
+    for metric, column in METRICS.items():
+        if column not in trials:
+            continue
+        for comparison in comparisons:
+            sides = [trials[trials["experiment"] == comparison[key]] for key in ("experiment", "baseline")]
+            sides = [side[side[column].notna()] for side in sides]
+            by_trial = [dict(zip(side["trial"], side[column], strict=True)) for side in sides]
+            unpaired = welch(sides[0][column], sides[1][column], level, min_trials)
+            rows.append(
+                {
+                    **comparison,
+                    "metric": metric,
+                    **{key: unpaired[key] for key in ("n", "n_baseline", "mean", "mean_baseline", "flag")},
+                    **paired(*by_trial, level),
+                    **{f"welch_{key}": unpaired[key] for key in ("difference", "ci_low", "ci_high", "df", "p_value")},
+                }
+            )
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-    for _, family in table.groupby("baseline"):  # several conditions against one baseline
+    # several conditions against one baseline, per metric: one family of tests each
+    for _, family in table.groupby(["baseline", "metric"]):
         table.loc[family.index, "holm_p_value"] = holm(family["paired_p_value"])
     return table
 
@@ -150,9 +186,12 @@ def summary_markdown(
     sweeps: dict,
     level: float = 0.95,
     clipping: list[dict] | None = None,
+    corruptions: dict | None = None,
 ) -> str:
     """results/summary.md: what a reader can paste into a paper."""
     pct = f"{level:.0%}"
+    on_corrupted = comparisons[comparisons["metric"] == "corruption"]
+    comparisons = comparisons[comparisons["metric"] == "clean"]
     lines = [
         "# Results summary",
         "",
@@ -207,6 +246,9 @@ def summary_markdown(
             )
         lines.append("")
 
+    if "mean_corruption_accuracy" in trials:
+        lines += _robustness_section(trials, experiments, comparisons, on_corrupted, level, corruptions or {})
+
     if sweeps:
         lines += ["", "## Sweeps", ""]
         for name, sweep in sweeps.items():
@@ -254,6 +296,76 @@ def summary_markdown(
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _robustness_section(
+    trials: pd.DataFrame,
+    experiments: dict,
+    clean: pd.DataFrame,
+    corrupted: pd.DataFrame,
+    level: float,
+    corruptions: dict,
+) -> list[str]:
+    """Clean accuracy and accuracy on the corrupted test sets, per experiment and per comparison."""
+    pct = f"{level:.0%}"
+    names = [n for n in corruptions if f"corruption_accuracy_{n}" in trials]
+    lines = [
+        "",
+        "## Robustness: accuracy on corrupted test sets",
+        "",
+        "Every trained trial is also evaluated on corrupted copies of its split's test images (the same "
+        "images for every trial with that split, so the comparisons stay paired). *Mean corruption "
+        "accuracy*: the mean over every corruption and severity; the last columns give each corruption's "
+        "mean over its severities. Corruptions: "
+        + "; ".join(
+            f"`{n}`: {corruptions[n]['description']} ({corruptions[n]['vary']} = "
+            + ", ".join(f"{v:g}" for v in corruptions[n]["severities"])
+            + ")"
+            for n in names
+        )
+        + ".",
+        "",
+        f"| experiment | trials | clean accuracy | mean corruption accuracy | {pct} CI | " + " | ".join(names) + " |",
+        "|---|---|---|---|---|" + "---|" * len(names),
+    ]
+    for name in experiments:
+        rows = trials[(trials["experiment"] == name) & trials["mean_corruption_accuracy"].notna()]
+        if rows.empty:
+            continue
+        mean, low, high = mean_ci(rows["mean_corruption_accuracy"], level)
+        per = " | ".join(f"{rows[f'corruption_accuracy_{n}'].mean():.4f}" for n in names)
+        lines.append(
+            f"| `{name}` | {len(rows)} | {rows['val_accuracy'].mean():.4f} | {mean:.4f} | {_ci(low, high)} | {per} |"
+        )
+    if not clean.empty and not corrupted.empty:
+        lines += [
+            "",
+            "**The answer on two axes.** Each condition against its baselines, in clean test accuracy and in "
+            "mean corruption accuracy: paired differences (condition − baseline) with their "
+            f"{pct} intervals and Holm-adjusted p-values (the same statistics as above, one family per baseline "
+            f"and axis), and the smallest difference each axis detects with {POWER:.0%} power.",
+            "",
+            f"| condition | baseline | comparison | pairs | clean: difference | {pct} CI | Holm p | detectable "
+            f"| corrupted: difference | {pct} CI | Holm p | detectable |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        keyed = corrupted.set_index(["experiment", "baseline", "kind"])
+        for _, row in clean.iterrows():
+            key = (row["experiment"], row["baseline"], row["kind"])
+            if key not in keyed.index:
+                continue
+            other = keyed.loc[key]
+            lines.append(
+                f"| `{row['experiment']}` | `{row['baseline']}` | {row['kind']} | {row['n_paired']} "
+                + "".join(
+                    f"| {_signed(r['paired_difference'])} | {_ci(r['paired_ci_low'], r['paired_ci_high'], sign='+')} "
+                    f"| {_p(r['holm_p_value'])} | {_plain(r['min_detectable_difference'])} "
+                    for r in (row, other)
+                )
+                + "|"
+            )
+    lines.append("")
+    return lines
+
+
 def _sweep_table(trials: pd.DataFrame, sweep: dict, names: list[str], level: float) -> list[str]:
     """One row per swept value: its experiment, trials, mean test accuracy and interval."""
     lines = [
@@ -297,7 +409,20 @@ def report_landing(comparisons: pd.DataFrame, level: float = 0.95) -> str:
     """The report's first page (reStructuredText): the question, the design and the current answer
     with its uncertainty, from the same comparisons table as summary.md."""
     pct = f"{level:.0%}"
-    lines = [LANDING_QUESTION, "**The answer so far** (paired differences in test accuracy, condition − baseline):", ""]
+    lines = [LANDING_QUESTION]
+    for metric, title in (
+        ("clean", "**The answer so far** (paired differences in test accuracy, condition − baseline):"),
+        ("corruption", "**And on corrupted test images** (paired differences in mean corruption accuracy):"),
+    ):
+        rows = comparisons[comparisons["metric"] == metric]
+        if metric == "clean" or not rows.empty:
+            lines += [title, ""] + _landing_lines(rows, pct) + [""]
+    lines += ["The tables, every trial and every figure follow (Summary: summary.md and comparisons.csv).", ""]
+    return "\n".join(lines)
+
+
+def _landing_lines(comparisons: pd.DataFrame, pct: str) -> list[str]:
+    lines = []
     if comparisons.empty:
         lines.append("No comparison in this study.")
     for _, row in comparisons.iterrows():
@@ -310,5 +435,4 @@ def report_landing(comparisons: pd.DataFrame, level: float = 0.95) -> str:
                 f"detectable with 80% power: {_plain(row['min_detectable_difference'])}"
             )
         lines.append(f"- ``{row['experiment']}`` vs ``{row['baseline']}`` ({row['kind']}): {verdict}")
-    lines += ["", "The tables, every trial and every figure follow (Summary: summary.md and comparisons.csv).", ""]
-    return "\n".join(lines)
+    return lines

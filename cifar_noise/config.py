@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .corruptions import DEFAULT_CORRUPTIONS, severity_params
 from .download import verify_local_archive
 from .errors import StudyError
 from .fileio import file_digest
@@ -117,6 +118,10 @@ def complete_schema(schema: dict) -> dict:
     experiment["noise"] = {"enum": list(noise_types())}
     experiment["architecture"] = {"enum": list(ARCHITECTURES)}
     experiment["noise_params"]["properties"] = overrides
+    corruption = schema["$defs"]["corruption"]["properties"]
+    corruption["noise"] = {"enum": list(NOISES)}
+    corruption["params"]["properties"] = copy.deepcopy(overrides)
+    schema["properties"]["corruptions"]["properties"]["sets"]["default"] = copy.deepcopy(DEFAULT_CORRUPTIONS)
     vary = schema["properties"]["sweeps"]["additionalProperties"]["properties"]["vary"]
     vary["enum"] = [*overrides, *vary["enum"]]
     return schema
@@ -238,8 +243,73 @@ def _check_semantics(config: dict) -> None:
         for value in sweep["values"]:
             point = _sweep_point(sweep, value)
             problems += _check_experiment(f"{where} ({sweep['vary']}={value:g})", point, config)
+    problems += _check_corruptions(config)
     if problems:
         raise StudyError("invalid config: " + "; ".join(dict.fromkeys(problems)))
+
+
+def resolve_corruptions(config: dict) -> dict[str, dict]:
+    """The configured corruptions with every noise parameter filled in (the noise's built-in
+    defaults, not the config's noise section: that one sets the training noise)."""
+    resolved = {}
+    for name, corruption in config["corruptions"]["sets"].items():
+        integral = NOISES[corruption["noise"]].params.get(corruption["vary"], {}).get("type") == "integer"
+        resolved[name] = {
+            "description": corruption.get("description") or name,
+            "noise": corruption["noise"],
+            "vary": corruption["vary"],
+            "severities": [int(v) if integral else v for v in corruption["severities"]],
+            "params": {
+                key: value
+                for key, value in {**default_params(corruption["noise"]), **corruption.get("params", {})}.items()
+                if key != corruption["vary"]
+            },
+        }
+    return resolved
+
+
+def _numbers_only(corruption: dict) -> dict:
+    """A corruption without its description (a rule's params hold only what determines numbers)."""
+    return {key: value for key, value in corruption.items() if key != "description"}
+
+
+def _check_corruptions(config: dict) -> list[str]:
+    """Each corruption varies a parameter of its noise, and every severity is a valid setting."""
+    import jsonschema
+
+    problems = []
+    for name, corruption in config["corruptions"]["sets"].items():
+        where = f"corruptions.sets.{name}"
+        noise = NOISES[corruption["noise"]]
+        allowed = ", ".join(noise.params)
+        if corruption["vary"] not in noise.params:
+            problems.append(
+                f"{where}.vary: {corruption['vary']!r} is not a parameter of noise {corruption['noise']!r} "
+                f"(its parameters: {allowed})"
+            )
+            continue
+        unknown = set(corruption.get("params", {})) - set(noise.params)
+        if unknown:
+            problems.append(
+                f"{where}.params: {', '.join(sorted(unknown))} do not apply to noise "
+                f"{corruption['noise']!r} (allowed: {allowed})"
+            )
+            continue
+        spec = noise.params[corruption["vary"]]
+        for value in corruption["severities"]:
+            if spec["type"] == "integer" and value != int(value):
+                problems.append(f"{where}.severities: {corruption['vary']} takes whole numbers, not {value:g}")
+            elif not jsonschema.Draft202012Validator(
+                {"type": "number", **{k: v for k, v in spec.items() if k in ("minimum", "maximum")}}
+            ).is_valid(value):
+                problems.append(
+                    f"{where}.severities: {value:g} is outside the range of {corruption['vary']} "
+                    f"({spec.get('minimum', '-inf')} to {spec.get('maximum', 'inf')})"
+                )
+        params = resolve_corruptions({"corruptions": {"sets": {name: corruption}}})[name]
+        if corruption["noise"] == "regional" and any(p["patch_size"] % 2 == 0 for p in severity_params(params)):
+            problems.append(f"{where}: regional patch_size must be odd (a square with a centre pixel)")
+    return problems
 
 
 def _sweep_point(sweep: dict, value: float) -> dict:
@@ -389,6 +459,7 @@ class Study:
         self.config = validate_config(config)
         self._local_md5 = None
         self.experiments, self.comparisons, self.sweeps = expand_experiments(self.config)
+        self.corruptions = resolve_corruptions(self.config)
 
     # ---- data -----------------------------------------------------------------------------
     # The archive the study reads: downloaded, or copied from the user's data.archive.
@@ -505,6 +576,49 @@ class Study:
 
     def metrics_files(self) -> list[str]:
         return [f"{t.folder}/metrics.json" for t in self.trials()]
+
+    # ---- robustness: corrupted test sets and the evaluation of every trial on them ----------
+    def corrupted_files(self, split_id: str) -> dict[str, str]:
+        return {name: f"{RESULTS}/corrupted/{split_id}/{name}.npy" for name in self.corruptions}
+
+    def corruption_params(self, split_id: str, name: str) -> dict:
+        """What determines one corrupted test set: its split's seed, the subset size, the corruption."""
+        if name not in self.corruptions:
+            raise StudyError(f"no corruption {name!r} in the config (have: {', '.join(self.corruptions)})")
+        return {
+            "split_seed": self.split_params(split_id)["seed"],
+            "test_size": self.config["corruptions"]["test_size"],
+            "corruption": _numbers_only(self.corruptions[name]),
+        }
+
+    def evaluation_params(self, name: str, trial: int) -> dict:
+        """What determines a trial's numbers on the corrupted sets (besides its trained model)."""
+        trial = int(trial)
+        return {
+            "experiment": name,
+            "trial": trial,
+            "scale_inputs": self.experiment(name)["scale_inputs"],
+            "split_seed": derive_seed(self.config["seed"], "split", trial),
+            "test_size": self.config["corruptions"]["test_size"],
+            "corruptions": {name: _numbers_only(c) for name, c in self.corruptions.items()},
+        }
+
+    def robustness_files(self) -> list[str]:
+        """Every trial's robustness.json; none when no corruption is configured."""
+        return [f"{t.folder}/robustness.json" for t in self.trials()] if self.corruptions else []
+
+    def robustness_experiments(self) -> list[str]:
+        """The experiments drawn in the robustness figures: declared conditions and their
+        baselines; sweep points (their own figures) and unpaired-label runs (chance) left out."""
+        in_sweeps = {n for sweep in self.sweeps.values() for n in sweep["experiments"] + sweep.get("baselines", [])}
+        compared = {n for c in self.comparisons for n in (c["experiment"], c["baseline"])}
+        names = [
+            n
+            for n, exp in self.experiments.items()
+            if exp["shuffle"] == "paired"
+            and (n in self.config["experiments"] or (n in compared and n not in in_sweeps))
+        ]
+        return names
 
     @staticmethod
     def checkpoint_dir(name: str, trial: int) -> str:

@@ -260,3 +260,69 @@ def runtime_plot(benchmarks: dict[str, list[float]], path) -> None:
     ax.grid(axis="x", alpha=0.3)
     ax.set_title("Runtime of every job")
     _save(fig, path)
+
+
+def corruption_curves(robustness: pd.DataFrame, corruptions: dict, experiments: list[str], path, level=0.95) -> None:
+    """Accuracy against severity, one panel per corruption, the conditions overlaid: the mean over
+    trials with its confidence band (``robustness``: one row per trial, corruption and severity)."""
+    names = [n for n in corruptions if n in set(robustness["corruption"])]
+    columns = min(3, max(1, len(names)))
+    rows = max(1, math.ceil(len(names) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(4.3 * columns, 3.3 * rows), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, name in zip(axes.flat, names, strict=False):
+        for i, experiment in enumerate(experiments):
+            part = robustness[(robustness["corruption"] == name) & (robustness["experiment"] == experiment)]
+            if part.empty:
+                continue
+            values, means, lows, highs = [], [], [], []
+            for value, group in part.groupby("value"):
+                mean, low, high = mean_ci(group["accuracy"], level)
+                values.append(value)
+                means.append(mean)
+                lows.append(low)
+                highs.append(high)
+            colour = colours[i % len(colours)]
+            ax.plot(values, means, marker="o", markersize=3, color=colour, label=experiment)
+            ax.fill_between(values, lows, highs, color=colour, alpha=0.15)
+        ax.set_title(f"{name}", fontsize=9)
+        ax.set_xlabel(corruptions[name]["vary"])
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.set_axis_off()
+    if not names:
+        axes[0][0].text(0.5, 0.5, "no corruptions in this study", ha="center", va="center")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=7, bbox_to_anchor=(0.5, -0.02)
+        )
+    fig.suptitle(f"Accuracy on corrupted test sets: mean over trials, {level:.0%} CI band", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 + 0.02 * math.ceil(len(labels) / 4), 1, 1))
+    _save(fig, path)
+
+
+def robustness_tradeoff(trials: pd.DataFrame, experiments: list[str], path, level=0.95) -> None:
+    """Clean test accuracy against mean corruption accuracy, one point per condition with the
+    confidence intervals of both means as error bars."""
+    fig, ax = plt.subplots(figsize=(6.2, 4.8))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, name in enumerate(experiments):
+        rows = trials[(trials["experiment"] == name) & trials["mean_corruption_accuracy"].notna()]
+        if rows.empty:
+            continue
+        x, x_low, x_high = mean_ci(rows["val_accuracy"], level)
+        y, y_low, y_high = mean_ci(rows["mean_corruption_accuracy"], level)
+        xerr = None if math.isnan(x_low) else [[x - x_low], [x_high - x]]
+        yerr = None if math.isnan(y_low) else [[y - y_low], [y_high - y]]
+        ax.errorbar(
+            [x], [y], xerr=xerr, yerr=yerr, fmt="o", color=colours[i % len(colours)], capsize=3,
+            label=f"{name} ({len(rows)} trials)",
+        )  # fmt: skip
+    ax.set_xlabel("clean test accuracy")
+    ax.set_ylabel("mean corruption accuracy")
+    ax.set_title(f"Accuracy and robustness per condition (mean, {level:.0%} CI)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    _save(fig, path)

@@ -26,6 +26,7 @@ def main(snakemake):
             snakemake.params.sweeps,
             statistics["confidence"],
             clipping,
+            snakemake.params.corruptions,
         ),
     )
     write_text(snakemake.output.landing, report_landing(comparisons, statistics["confidence"]))

@@ -33,11 +33,12 @@ def real_archive() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_study(tmp_path_factory, tiny_archive):
-    """The tiny study (every noise, 2 trials each), run once from download (file:// + md5) to plots."""
-    from workflow_runner import snakemake, tiny_config, write_config
+    """The tiny study (every noise, 2 trials each, every trial also evaluated on two corrupted test
+    sets), run once from download (file:// + md5) to plots."""
+    from workflow_runner import TINY_CORRUPTIONS, snakemake, tiny_config, write_config
 
     archive, md5 = tiny_archive
     workdir = tmp_path_factory.mktemp("study")
-    config = write_config(workdir, tiny_config(url=archive.as_uri(), md5=md5))
+    config = write_config(workdir, tiny_config(url=archive.as_uri(), md5=md5, corruptions=TINY_CORRUPTIONS))
     snakemake(workdir, config=config)
     return workdir, config

@@ -29,6 +29,7 @@ EXPECTED = [
     "results/summary.md",
     "results/tables/trials.csv",
     "results/tables/comparisons.csv",
+    "results/tables/robustness.csv",
     "results/tables/baseline.md",
     "results/tables/gaussian.md",
     "results/tables/unpaired.md",
@@ -38,6 +39,8 @@ EXPECTED = [
     "results/plots/per_class_accuracy.png",
     "results/plots/confusion_matrices.png",
     "results/plots/runtimes.png",
+    "results/plots/corruption_accuracy.png",
+    "results/plots/robustness_tradeoff.png",
     "results/plots/sweeps/sigma.png",
     "results/plots/noise_examples/cutout-size16.png",
     "results/plots/noise_examples/gaussian-sigma20.png",
@@ -58,7 +61,7 @@ def test_every_output_is_in_the_report_with_a_caption(report):
 def test_every_figure_is_an_embedded_png(report):
     _, results, _ = report
     figures = [name for name in results if name.endswith(".png")]
-    assert len(figures) == 12  # 6 of the study, the sweep, 5 noise examples
+    assert len(figures) == 14  # 6 of the study, 2 of robustness, the sweep, 5 noise examples
     for name in figures:
         mime, data = results[name]["data_uri"].split(",", 1)
         assert mime.startswith("data:image/png;") and mime.endswith(";base64")
@@ -67,7 +70,7 @@ def test_every_figure_is_an_embedded_png(report):
 
 def test_categories_per_experiment(report):
     _, _, categories = report
-    assert {"Summary", "Experiments", "Noise sweeps", "Noise examples", "Runtime"} <= set(categories)
+    assert {"Summary", "Experiments", "Robustness", "Noise sweeps", "Noise examples", "Runtime"} <= set(categories)
     assert {"baseline", "regional", "salt_pepper", "gaussian", "unpaired"} <= set(categories["Experiments"])
     assert categories["Experiments"]["regional"] == ["results/tables/regional.md"]
 
@@ -77,5 +80,6 @@ def test_the_report_opens_with_the_question_and_the_answer(report, tiny_study):
     workdir, _ = tiny_study
     landing = (workdir / "results" / "report" / "workflow.rst").read_text()
     assert "The answer so far" in landing and "``gaussian`` vs ``baseline``" in landing
+    assert "And on corrupted test images" in landing.split("The answer so far")[1]
     assert "The question." in html and "The answer so far" in html
     assert re.search(r"gaussian</\w+> vs <\w+[^>]*>baseline", html), "the comparisons are not on the landing page"

@@ -22,6 +22,18 @@ TINY_EXPERIMENT = {
 }
 
 
+# Two small corrupted test sets (3 severities in all) on 60 of each split's 100 test images. The
+# tiny study evaluates every trial on them; other tiny configs leave corruptions out (an
+# evaluation job per trial costs its backend's start-up, and they test other things).
+TINY_CORRUPTIONS = {
+    "test_size": 60,
+    "sets": {
+        "gaussian": {"noise": "gaussian", "vary": "sigma", "severities": [10, 30]},
+        "impulse": {"noise": "impulse", "vary": "amount", "severities": [0.05]},
+    },
+}
+
+
 def tiny_config(url: str | None = None, md5: str | None = None, **extra) -> dict:
     """Every noise, two trials each, on the tiny archive, plus the step-matched baseline (created by
     the workflow), an unpaired-labels twin of the baseline, the Gaussian unclipped and a two-point
@@ -30,6 +42,7 @@ def tiny_config(url: str | None = None, md5: str | None = None, **extra) -> dict
         "seed": 7,
         "data": {"url": url or "file:///nonexistent", "md5": md5},
         "shards": {"size": 150},
+        "corruptions": {"sets": {}},
         "experiments": {
             "baseline": {**TINY_EXPERIMENT, "noise": "none"},
             "unpaired": {**TINY_EXPERIMENT, "noise": "none", "shuffle": "unpaired"},

@@ -1,12 +1,18 @@
 rule aggregate_trials:
     input:
         metrics=STUDY.metrics_files(),
+        robustness=STUDY.robustness_files(),
     output:
         csv=report(
             f"{RESULTS}/tables/trials.csv",
             caption="../report/trials.rst",
             category="Summary",
             subcategory="Tables",
+        ),
+        robustness=report(
+            f"{RESULTS}/tables/robustness.csv",
+            caption="../report/robustness_table.rst",
+            category="Robustness",
         ),
         tables=[
             report(
@@ -66,6 +72,7 @@ rule summarize:
         comparisons=STUDY.comparisons,
         sweeps=STUDY.sweeps,
         statistics=CONFIG["statistics"],
+        corruptions=STUDY.corruptions,
     script:
         "../../scripts/summarize.py"
 
@@ -123,6 +130,37 @@ rule plot_results:
         "../../scripts/plot_results.py"
 
 
+rule plot_robustness:
+    input:
+        csv=rules.aggregate_trials.output.csv,
+        robustness=rules.aggregate_trials.output.robustness,
+    output:
+        curves=report(
+            f"{RESULTS}/plots/corruption_accuracy.png",
+            caption="../report/corruption_accuracy.rst",
+            category="Robustness",
+        ),
+        tradeoff=report(
+            f"{RESULTS}/plots/robustness_tradeoff.png",
+            caption="../report/robustness_tradeoff.rst",
+            category="Robustness",
+        ),
+    log:
+        f"{RESULTS}/logs/plot_robustness.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plot_robustness.tsv"
+    conda:
+        REPORT_ENV
+    resources:
+        **SMALL_JOB,
+    params:
+        experiments=STUDY.robustness_experiments(),
+        corruptions=STUDY.corruptions,
+        level=CONFIG["statistics"]["confidence"],
+    script:
+        "../../scripts/plot_robustness.py"
+
+
 rule plot_sweep:
     input:
         csv=rules.aggregate_trials.output.csv,
@@ -174,8 +212,15 @@ rule archive:
         summary=rules.summarize.output.summary,
         tables=rules.aggregate_trials.output,
         comparisons=rules.summarize.output.comparisons,
-        plots=[*rules.plot_results.output, *sweep_plot_files(), *noise_example_files(), rules.plot_runtimes.output.png],
+        plots=[
+            *rules.plot_results.output,
+            *robustness_plot_files(),
+            *sweep_plot_files(),
+            *noise_example_files(),
+            rules.plot_runtimes.output.png,
+        ],
         trials=[f"{t.folder}/{name}" for t in STUDY.trials() for name in ("metrics.json", "history.csv")],
+        robustness=STUDY.robustness_files(),
     output:
         zip=f"{RESULTS}/study-archive.zip",
     log:

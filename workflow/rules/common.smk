@@ -77,6 +77,16 @@ def trial_files(wildcards):
     return {**split, "shards": STUDY.shard_files(wildcards.experiment, wildcards.trial)}
 
 
+def evaluation_files(wildcards):
+    """A trial's trained model, its split's test labels and the split's corrupted test sets."""
+    split = STUDY.split_id(wildcards.experiment, wildcards.trial)
+    return {
+        "model": f"{RESULTS}/experiments/{wildcards.experiment}/trial-{wildcards.trial}/model.keras",
+        "test_labels": STUDY.split_files(wildcards.experiment, wildcards.trial)["test_labels"],
+        "corrupted": list(STUDY.corrupted_files(split).values()),
+    }
+
+
 # Training images on which the share of values that clipping changes is measured, per condition.
 CLIPPING_SAMPLE = 2000
 
@@ -87,6 +97,13 @@ def clipping_files():
 
 def noise_example_files():
     return [f"{RESULTS}/plots/noise_examples/{slug}.png" for slug in STUDY.noise_conditions()]
+
+
+def robustness_plot_files():
+    """The two robustness figures, where the study has corruptions."""
+    if not STUDY.corruptions:
+        return []
+    return [f"{RESULTS}/plots/{name}.png" for name in ("corruption_accuracy", "robustness_tradeoff")]
 
 
 def sweep_plot_files():
@@ -104,7 +121,13 @@ def benchmark_files():
         shards = [f"{s:04d}" for s in range(STUDY.shard_count(t.experiment))]
         files += expand(rules.make_shard.benchmark, experiment=t.experiment, trial=trial, shard=shards)
         files += expand(rules.train_trial.benchmark, experiment=t.experiment, trial=trial)
+        if STUDY.corruptions:
+            files += expand(rules.evaluate_trial.benchmark, experiment=t.experiment, trial=trial)
     files += expand(rules.noise_examples.benchmark, condition=STUDY.noise_conditions())
+    split_ids = list(dict.fromkeys(STUDY.split_ids()))
+    files += expand(rules.corrupt_test_set.benchmark, split=split_ids, corruption=list(STUDY.corruptions))
     files += [r.benchmark for r in (rules.aggregate_trials, rules.summarize, rules.plot_results)]
+    if STUDY.corruptions:
+        files.append(rules.plot_robustness.benchmark)
     files += expand(rules.plot_sweep.benchmark, sweep=list(STUDY.sweeps))
     return files

@@ -1,0 +1,44 @@
+# Robustness: corrupted test sets, made once per split and corruption, and one evaluation job per
+# trial that reads the trained model. A new corruption adds jobs here and never retrains a trial.
+
+
+rule corrupt_test_set:
+    input:
+        test_images=f"{RESULTS}/splits/{{split}}/test_images.npy",
+    output:
+        images=f"{RESULTS}/corrupted/{{split}}/{{corruption}}.npy",
+    log:
+        f"{RESULTS}/logs/corrupt_test_set/{{split}}/{{corruption}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/corrupt_test_set/{{split}}/{{corruption}}.tsv"
+    conda:
+        ENV
+    threads: 1  # a default; profiles change it with set-threads
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
+    params:
+        corrupted=lambda wildcards: STUDY.corruption_params(wildcards.split, wildcards.corruption),
+    script:
+        "../../scripts/corrupt_test_set.py"
+
+
+rule evaluate_trial:
+    input:
+        unpack(evaluation_files),
+    output:
+        robustness=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/robustness.json",
+    log:
+        f"{RESULTS}/logs/evaluate_trial/{{experiment}}/trial-{{trial}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate_trial/{{experiment}}/trial-{{trial}}.tsv"
+    conda:
+        TRAIN_ENV
+    threads: 2  # a default; profiles change it with set-threads
+    resources:
+        mem_mb=scaled(3000),
+        runtime=scaled(30),
+    params:
+        evaluation=lambda wildcards: STUDY.evaluation_params(wildcards.experiment, wildcards.trial),
+    script:
+        "../../scripts/evaluate_trial.py"

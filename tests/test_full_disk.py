@@ -47,7 +47,15 @@ def full_disk_config(workdir: Path, archive: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, tiny_archive) -> Path:
+def mountable(tmp_path_factory) -> None:
+    """Skip (or fail, where CIFAR_NOISE_REAL_FAULTS is set) before anything runs if no tmpfs can be
+    mounted here."""
+    with small_disk(tmp_path_factory.mktemp("mount_check") / "disk", "1m"):
+        pass
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, tiny_archive, mountable) -> Path:
     workdir = tmp_path_factory.mktemp("disk_reference")
     snakemake(workdir, TARGET, config=full_disk_config(workdir, tiny_archive[0]))
     return workdir

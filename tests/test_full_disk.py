@@ -19,7 +19,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from workflow_runner import TINY_EXPERIMENT, sha256_of, snakemake, tiny_config, trial_numbers, write_config
+from workflow_runner import (
+    TINY_EXPERIMENT,
+    history_numbers,
+    sha256_of,
+    snakemake,
+    tiny_config,
+    trial_numbers,
+    write_config,
+)
 
 from cifar_noise.fileio import npy_layout
 
@@ -214,6 +222,7 @@ def test_a_full_disk_fails_in_one_line_leaves_nothing_half_written_and_a_rerun_f
         filler.unlink()
         snakemake(tmp_path, TARGET, config=config)  # a plain rerun
         assert trial_numbers(tmp_path) == trial_numbers(reference)
+        assert history_numbers(tmp_path) == history_numbers(reference)
         assert sha256_of(results) == sha256_of(reference / "results")
         assert not (tmp_path / CHECKPOINTS).exists()
         if case in ("model", "metrics"):  # training was not redone: it resumed after its last epoch

@@ -17,6 +17,7 @@ import yaml
 from workflow_runner import (
     REPO,
     TINY_EXPERIMENT,
+    history_numbers,
     read_metrics,
     snakemake,
     snakemake_command,
@@ -264,4 +265,5 @@ def test_a_preempted_training_job_is_retried_with_more_memory_and_time_and_resum
     assert metrics["resumed_from_epoch"] == 1
     assert metrics["slurm_job_id"] == retry["id"]
     assert trial_numbers(workdir) == trial_numbers(reference)
+    assert history_numbers(workdir) == history_numbers(reference)
     assert not checkpoints.exists()

@@ -33,9 +33,9 @@ def disk_full_error(path: str | os.PathLike) -> DiskFullError:
     path = Path(path)
     try:
         stats = os.statvfs(path if path.is_dir() else path.parent)
-        free = f"{stats.f_bavail * stats.f_frsize / 1e6:.1f} MB free there now"
+        free = f"only {stats.f_bavail * stats.f_frsize / 1e6:.1f} MB free there"
     except OSError:
-        free = "its folder is gone"
+        free = "its folder no longer exists"
     return DiskFullError(
         f"no space left on the device while writing {path} ({free}); free some space on that disk, or "
         "run in a folder on a larger one, and run snakemake again: what is finished is kept"

@@ -173,14 +173,14 @@ def preemption_config(workdir: Path, archive: Path) -> Path:
 
 def start_logged(workdir: Path, *args: str, cores: int | None) -> subprocess.Popen:
     """snakemake in a session of its own, its output to a file (a pipe nobody reads would block it)."""
-    log = open(workdir / "snakemake.out", "w")
-    return subprocess.Popen(
-        snakemake_command(workdir, *args, config=workdir / "config.yaml", cores=cores),
-        env=snakemake_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(workdir / "snakemake.out", "w") as log:  # the child keeps its own copy of the file
+        return subprocess.Popen(
+            snakemake_command(workdir, *args, config=workdir / "config.yaml", cores=cores),
+            env=snakemake_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def slurm_jobs(**match) -> list[dict]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import StudyError
-from .fileio import atomic_path, file_digest
+from .fileio import DISK_FULL, atomic_path, file_digest
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -82,6 +82,8 @@ def download(
         except urllib.error.URLError as exc:
             raise StudyError(f"could not reach {url}: {exc.reason}; {advice}") from None
         except (OSError, ValueError) as exc:  # connection reset, timeout, unknown URL type...
+            if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+                raise  # not the network's fault: atomic_path says so
             raise StudyError(f"download of {url} failed: {exc}; {advice}") from None
         if total is not None and progress.done != total:
             raise StudyError(

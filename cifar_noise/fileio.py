@@ -8,6 +8,7 @@ leaves a truncated file that a later run would mistake for a finished one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import json
@@ -17,6 +18,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from .errors import StudyError
+
+# What a write fails with when the disk (or the user's quota on it) is full.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(StudyError):
+    """A write failed for lack of space: one line that names the file and what to do."""
+
+
+def disk_full_error(path: str | os.PathLike) -> DiskFullError:
+    path = Path(path)
+    try:
+        stats = os.statvfs(path if path.is_dir() else path.parent)
+        free = f"only {stats.f_bavail * stats.f_frsize / 1e6:.1f} MB free there"
+    except OSError:
+        free = "its folder no longer exists"
+    return DiskFullError(
+        f"no space left on the device while writing {path} ({free}); free some space on that disk, or "
+        "run in a folder on a larger one, and run snakemake again: what is finished is kept"
+    )
 
 
 @contextlib.contextmanager
@@ -40,9 +63,11 @@ def atomic_path(dest: str | os.PathLike, suffix: str = ".part") -> Iterator[Path
         yield tmp_path
         _fsync_file(tmp_path)
         os.replace(tmp_path, dest)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(error, OSError) and error.errno in DISK_FULL:  # after the unlink: its space is free
+            raise disk_full_error(dest) from error
         raise
 
 
@@ -52,10 +77,14 @@ def _fsync_file(path: Path) -> None:
 
 
 def save_npy(dest: str | os.PathLike, array: np.ndarray) -> None:
-    """Write ``array`` as a .npy file atomically (``np.save`` on a temp file, then rename)."""
+    """Write ``array`` as a C-ordered .npy file atomically (the bytes of ``np.save``, to a temp
+    file, then renamed)."""
+    array = np.require(array, requirements="C")
     with atomic_path(dest) as tmp:
         with open(tmp, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
+            np.lib.format.write_array_header_1_0(handle, np.lib.format.header_data_from_array_1_0(array))
+            # the file's own write, not numpy's tofile: that one reports a full disk without its errno
+            handle.write(array.reshape(-1).view(np.uint8).data)
 
 
 def write_text(dest: str | os.PathLike, text: str) -> None:

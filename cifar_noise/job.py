@@ -3,11 +3,13 @@
 Scripts call :func:`run` with the ``snakemake`` object and a function of it. Everything the job
 prints (TensorFlow's C++ logging too) goes to the rule's ``log:`` file. A :class:`StudyError`
 becomes a single ``Error in rule ...`` line on the terminal and a non-zero exit; any other
-exception leaves its traceback in the log and a one-line pointer on the terminal.
+exception leaves its traceback in the log and a one-line pointer on the terminal. A full disk is
+a user error too, wherever the write failed (the log itself included).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -16,6 +18,7 @@ import traceback
 from collections.abc import Callable
 
 from .errors import StudyError
+from .fileio import DISK_FULL, disk_full_error
 
 
 def _redirect_to(log_path: str) -> int:
@@ -25,7 +28,8 @@ def _redirect_to(log_path: str) -> int:
     terminal = os.dup(2)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    os.write(log, f"=== {started}, host {platform.node()}, process {os.getpid()} ===\n".encode())
+    with contextlib.suppress(OSError):  # a full disk: the job's own writes will say so
+        os.write(log, f"=== {started}, host {platform.node()}, process {os.getpid()} ===\n".encode())
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(log, 1)
@@ -50,13 +54,18 @@ def run(snakemake, main: Callable) -> None:
 
     try:
         main(snakemake)
-    except StudyError as error:
-        print(f"ERROR: {error}", flush=True)
-        tell_terminal(f"Error in rule {rule}: {error}")
-        sys.exit(1)
-    except BaseException as error:  # KeyboardInterrupt too: say where the details are
-        traceback.print_exc()
-        sys.stderr.flush()
-        where = f"; see {log_path}" if log_path else ""
-        tell_terminal(f"Error in rule {rule}: {type(error).__name__}: {error}{where}")
+    except BaseException as error:  # KeyboardInterrupt too
+        if isinstance(error, OSError) and error.errno in DISK_FULL:  # a write outside atomic_path, e.g. the log
+            error = disk_full_error(error.filename or log_path or ".")
+        # on a full disk the log may take no more lines: the terminal's line must come regardless
+        if isinstance(error, StudyError):
+            with contextlib.suppress(OSError):
+                print(f"ERROR: {error}", flush=True)
+            tell_terminal(f"Error in rule {rule}: {error}")
+        else:  # say where the details are
+            with contextlib.suppress(OSError):
+                traceback.print_exc()
+                sys.stderr.flush()
+            where = f"; see {log_path}" if log_path else ""
+            tell_terminal(f"Error in rule {rule}: {type(error).__name__}: {error}{where}")
         sys.exit(1)

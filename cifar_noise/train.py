@@ -172,8 +172,13 @@ def _fingerprint(params: dict, digests: dict) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+# history.csv's columns, in this order whether or not the trial resumed (a checkpoint's rows come
+# back from JSON with their keys sorted)
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "images", "seconds", "images_per_second", "val_loss", "val_accuracy")
+
+
 def _history_csv(history: list[dict]) -> str:
-    columns = list(history[0]) if history else ["epoch"]
+    columns = [column for column in HISTORY_COLUMNS if history and column in history[0]] or ["epoch"]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

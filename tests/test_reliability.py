@@ -1,7 +1,6 @@
-"""Determinism, kills, full disks and concurrent runs: a rerun must give the same numbers and
+"""Determinism, kills and concurrent runs: a rerun must give the same numbers and
 nothing broken may be left behind."""
 
-import errno
 import json
 import os
 import signal
@@ -23,7 +22,6 @@ from workflow_runner import (
     write_config,
 )
 
-from cifar_noise import fileio
 from cifar_noise.errors import StudyError
 from cifar_noise.fileio import save_npy
 from cifar_noise.shards import TrainingImages, build_shard, write_shard
@@ -240,26 +238,7 @@ def test_two_snakemakes_on_one_folder_do_not_corrupt_it(tmp_path, tiny_archive, 
 
 
 # ---------------------------------------------------------------------------------------------
-# full disk and broken files (unit level)
-
-
-def test_a_full_disk_while_writing_a_shard_leaves_nothing(tmp_path, monkeypatch):
-    images, _ = labelled_images(50, seed=1)
-    shard = build_shard(images, 0, 3, 100, "gaussian", {"sigma": 20.0}, noise_seed=1)
-    real_save = np.save
-
-    def save_until_disk_full(handle, array, allow_pickle=False):
-        real_save(handle, array[: len(array) // 3], allow_pickle=allow_pickle)  # some bytes land...
-        raise OSError(errno.ENOSPC, "No space left on device")  # ...then the disk is full
-
-    monkeypatch.setattr(fileio.np, "save", save_until_disk_full)
-    with pytest.raises(OSError, match="No space left"):
-        write_shard(tmp_path / "shard-0000.npy", shard)
-    assert list(tmp_path.iterdir()) == []
-
-    monkeypatch.setattr(fileio.np, "save", real_save)
-    write_shard(tmp_path / "shard-0000.npy", shard)
-    assert np.array_equal(np.load(tmp_path / "shard-0000.npy"), shard)
+# broken files (unit level); a full disk: test_full_disk.py
 
 
 def test_leftovers_of_a_killed_writer_are_removed(tmp_path):

@@ -9,9 +9,24 @@ import re
 import shutil
 import signal
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
-from workflow_runner import REPO, TINY_EXPERIMENT, read_metrics, start_snakemake, tiny_config, write_config
+import yaml
+from workflow_runner import (
+    REPO,
+    TINY_EXPERIMENT,
+    history_numbers,
+    read_metrics,
+    snakemake,
+    snakemake_command,
+    snakemake_env,
+    start_snakemake,
+    tiny_config,
+    trial_numbers,
+    write_config,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -36,33 +51,34 @@ def slurm():
         pytest.skip("no SLURM cluster; start one with .ci/slurm/start.sh")
 
 
-# What a CI machine needs on top of profiles/slurm: its partition, small sizes, no GPU, and job
-# states from squeue (it has no accounting database).
-CI_OVERRIDES = [
-    "--workflow-profile",
-    str(REPO / "profiles" / "slurm"),
-    "--jobs",
-    "4",
-    "--default-resources",
-    "slurm_partition=debug",
-    "--set-resources",
-    "train_trial:slurm_partition=debug",
-    "train_trial:gpu=0",
-    "train_trial:mem_mb=2000",
-    "--set-threads",
-    "train_trial=1",
-    "make_shard=1",
-    "--slurm-status-command",
-    "squeue",
-    "--slurm-init-seconds-before-status-checks",
-    "8",
-    "--slurm-keep-successful-logs",
-]
+# What a CI machine changes in profiles/slurm: no GPU, one thread per job on its 2 cores, and job
+# states from squeue (it has no accounting database). Its partitions, memory and time limits fit
+# the profile's requests, retries included (.ci/slurm/start.sh), so all else is the profile's. A
+# copy of the profile, not command-line options: those would replace its whole set-resources.
+def ci_profile(folder: Path) -> Path:
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    profile["set-resources"]["train_trial"]["gpu"] = 0
+    profile["set-threads"] = {"train_trial": 1, "make_shard": 1}
+    profile.update(
+        {
+            "jobs": 4,
+            "slurm-status-command": "squeue",
+            "slurm-init-seconds-before-status-checks": 8,
+            "slurm-keep-successful-logs": True,
+        }
+    )
+    (folder / "ci-profile").mkdir(exist_ok=True)
+    (folder / "ci-profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+    return folder / "ci-profile"
+
+
+def slurm_command(workdir: Path, *extra: str) -> list[str]:
+    # no --cores: the executor schedules (--cores 2 would be passed on to the jobs)
+    return ["--workflow-profile", str(ci_profile(workdir)), *extra]
 
 
 def run_on_slurm(workdir, config, *extra):
-    # no --cores: the executor schedules (--cores 2 would be passed on to the jobs)
-    process = start_snakemake(workdir, *CI_OVERRIDES, *extra, config=config, cores=None)
+    process = start_snakemake(workdir, *slurm_command(workdir, *extra), config=config, cores=None)
     try:
         output, _ = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -138,3 +154,116 @@ def test_a_failing_job_fails_the_run(tmp_path, tiny_archive):
     assert code != 0
     assert "Error in rule extract_dataset" in output
     assert "FAILED" in output
+
+
+# ---------------------------------------------------------------------------------------------
+# preemption
+
+PREEMPTED = "results/experiments/preempted/trial-01/metrics.json"
+
+
+def preemption_config(workdir: Path, archive: Path) -> Path:
+    # 800 images an epoch at batch 10 on one thread: seconds an epoch, time to cancel inside epoch 2
+    experiment = {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 4, "epochs": 3, "batch_size": 10, "trials": 1}
+    config = tiny_config(
+        matched_baselines=False, sweeps={}, data={"archive": str(archive)}, experiments={"preempted": experiment}
+    )
+    return write_config(workdir, config)
+
+
+def start_logged(workdir: Path, *args: str, cores: int | None) -> subprocess.Popen:
+    """snakemake in a session of its own, its output to a file (a pipe nobody reads would block it)."""
+    with open(workdir / "snakemake.out", "w") as log:  # the child keeps its own copy of the file
+        return subprocess.Popen(
+            snakemake_command(workdir, *args, config=workdir / "config.yaml", cores=cores),
+            env=snakemake_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def slurm_jobs(**match) -> list[dict]:
+    """SLURM's records of every job it still remembers (MinJobAge), as dicts."""
+    fields = {"id": "%i", "name": "%j", "comment": "%k", "state": "%T", "partition": "%P", "mem": "%m", "time": "%l"}
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-o", "|".join(fields.values())], capture_output=True, text=True, check=True
+    ).stdout
+    jobs = [dict(zip(fields, line.split("|"), strict=True)) for line in out.splitlines()]
+    return [job for job in jobs if all(job[key] == value for key, value in match.items())]
+
+
+def minutes(limit: str) -> float:
+    """A SLURM time limit ([days-]hours:minutes:seconds, or minutes:seconds) in minutes."""
+    days, _, clock = limit.rpartition("-")
+    parts = [int(p) for p in clock.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    return int(days or 0) * 1440 + parts[0] * 60 + parts[1] + parts[2] / 60
+
+
+def megabytes(memory: str) -> float:
+    units = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+    return float(memory[:-1]) * units[memory[-1]]
+
+
+@pytest.mark.fault(kind="preemption", real=True)
+def test_a_preempted_training_job_is_retried_with_more_memory_and_time_and_resumes(tmp_path, tiny_archive):
+    """scancel a training job in its second epoch, as a preemption does: Snakemake resubmits it with
+    the profile's retry, asking for more memory and time, and it resumes from its checkpoint to the
+    numbers of an uninterrupted run of the same trial."""
+    reference, workdir = tmp_path / "reference", tmp_path / "slurm"
+    workdir.mkdir()
+    preemption_config(workdir, tiny_archive[0])
+    # the trial's split and shards, made here once: only training runs on SLURM (the other rules'
+    # jobs are test_every_job_runs_as_a_slurm_job's)
+    snakemake(workdir, PREEMPTED, "--omit-from", "train_trial", config=workdir / "config.yaml")
+    shutil.copytree(workdir, reference)
+    # the uninterrupted run, on this machine, while the SLURM run goes on (one thread each)
+    local = start_logged(reference, PREEMPTED, cores=2)
+    on_slurm = start_logged(workdir, *slurm_command(workdir), PREEMPTED, cores=None)
+    checkpoints = workdir / "results/checkpoints/preempted/trial-01"
+    deadline = time.monotonic() + TIMEOUT
+    job = None
+    try:
+        # the checkpoint of epoch 1 is written: epoch 2 is under way
+        while not (checkpoints / "state.json").exists():
+            assert on_slurm.poll() is None, (workdir / "snakemake.out").read_text()[-5000:]
+            assert time.monotonic() < deadline, "the training job never finished its first epoch"
+            time.sleep(0.1)
+        time.sleep(1.0)
+        (job,) = [job for job in slurm_jobs(state="RUNNING") if job["comment"].startswith("rule_train_trial")]
+        subprocess.run(["scancel", job["id"]], check=True)
+
+        on_slurm.wait(timeout=max(deadline - time.monotonic(), 1))
+        local.wait(timeout=max(deadline - time.monotonic(), 1))
+    finally:
+        for process in (on_slurm, local):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if job is not None and on_slurm.returncode != 0:
+            subprocess.run(["scancel", "--name", job["name"]], check=False)
+    output = (workdir / "snakemake.out").read_text()
+    assert on_slurm.returncode == 0, output[-5000:]
+    assert local.returncode == 0, (reference / "snakemake.out").read_text()[-5000:]
+
+    # the cancelled job and its retry, as SLURM recorded them
+    first, retry = sorted(
+        slurm_jobs(name=job["name"], comment=job["comment"]), key=lambda record: int(record["id"].split("_")[0])
+    )
+    assert first["id"] == job["id"] and first["state"] == "CANCELLED"
+    assert retry["state"] == "COMPLETED"
+    assert megabytes(retry["mem"]) > megabytes(first["mem"])
+    assert minutes(retry["time"]) > minutes(first["time"])
+    assert first["partition"] == retry["partition"] == "gpu"  # the profile's training partition
+
+    # the retry resumed after epoch 1, so the cancel came before epoch 2 was done
+    log = (workdir / "results/logs/train_trial/preempted/trial-01.log").read_text()
+    assert "resuming from the checkpoint after epoch 1" in log
+    metrics = read_metrics(workdir, "preempted/trial-01")
+    assert metrics["resumed_from_epoch"] == 1
+    assert metrics["slurm_job_id"] == retry["id"]
+    assert trial_numbers(workdir) == trial_numbers(reference)
+    assert history_numbers(workdir) == history_numbers(reference)
+    assert not checkpoints.exists()

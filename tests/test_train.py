@@ -4,7 +4,7 @@ from fixtures import decode_index, decode_label, labelled_images, write_shards
 
 from cifar_noise.fileio import save_npy
 from cifar_noise.shards import NpyRows, TrainingImages
-from cifar_noise.train import BatchStream, epoch_order, evaluate
+from cifar_noise.train import BatchStream, _history_csv, epoch_order, evaluate
 
 
 @pytest.fixture
@@ -72,3 +72,10 @@ def test_evaluate_accuracy_per_class_and_loss(tmp_path):
     assert confusion.sum() == 100 and confusion[9, 0] == 10
     expected = -(0.9 * np.log(0.91) + 0.1 * np.log(0.01))
     assert result["loss"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_history_columns_keep_their_order_after_a_resume():
+    row = {"epoch": 1, "loss": 2.0, "accuracy": 0.5, "images": 10, "seconds": 1.0, "images_per_second": 10.0}
+    resumed = dict(sorted(row.items()))  # a checkpoint's rows come back from JSON with sorted keys
+    assert _history_csv([resumed]) == _history_csv([row])
+    assert _history_csv([row]).splitlines()[0] == "epoch,loss,accuracy,images,seconds,images_per_second"

@@ -165,3 +165,18 @@ def sha256_of(root: Path, pattern: str = "**/*.npy") -> dict[str, str]:
         for p in sorted(root.glob(pattern))
         if p.is_file()
     }
+
+
+def history_numbers(workdir: Path) -> dict[str, list[list[tuple[str, str]]]]:
+    """Every trial's history.csv, header order included, without its timings."""
+    import csv
+
+    timings = ("seconds", "images_per_second")
+    histories = {}
+    for path in sorted((workdir / "results" / "experiments").glob("*/trial-*/history.csv")):
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        histories[str(path.parent.relative_to(workdir))] = [
+            [(key, value) for key, value in row.items() if key not in timings] for row in rows
+        ]
+    return histories

@@ -57,7 +57,7 @@ if [ -s "$STATE/slurm.conf" ] && [ -s "$STATE/slurmctld.pid" ] \
     active="$(timeout 10 squeue -h -o %i -t PENDING,RUNNING,SUSPENDED,COMPLETING 2>/dev/null | tr '\n' ' ')"
     if [ -n "${active// /}" ]; then
         log "cancelling active jobs: $active"
-        timeout 10 scancel -p debug 2>/dev/null || true
+        timeout 10 scancel $active 2>/dev/null || true
         # without a live slurmd the cancel cannot complete; don't wait then
         waits=150
         alive "$(cat "$STATE/slurmd.pid" 2>/dev/null)" || waits=10

@@ -21,12 +21,30 @@ from .errors import StudyError
 from .fileio import DISK_FULL, disk_full_error
 
 
-def _redirect_to(log_path: str) -> int:
-    """Point file descriptors 1 and 2 at ``log_path``, appended to (a retried job keeps the log of
-    the attempt that failed, under its own header); return a copy of the original stderr."""
+def attempt_log(log_path: str, attempt: int) -> str:
+    """Where attempt ``attempt`` of a job keeps its log: ``trial-01.log`` -> ``trial-01.attempt-2.log``."""
+    stem, ext = os.path.splitext(log_path)
+    return f"{stem}.attempt-{attempt}{ext}"
+
+
+def _redirect_to(log_path: str, attempt: int | None = None) -> int:
+    """Point file descriptors 1 and 2 at ``log_path`` (appended to, under a header); return a copy
+    of the original stderr.
+
+    Snakemake deletes a job's log before every attempt, so a retry would lose the log of the
+    attempt that failed (a preempted or killed one included, which can write nothing at its end).
+    So each attempt's log is also hard-linked as ``<log>.attempt-<N>``: the link survives the
+    deletion and keeps every line the attempt wrote, to its last.
+    """
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
     terminal = os.dup(2)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    if attempt is not None:
+        kept = attempt_log(log_path, attempt)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(kept)  # an earlier run's attempt of the same number
+        with contextlib.suppress(OSError):  # a file system without hard links keeps the plain log only
+            os.link(log_path, kept)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     with contextlib.suppress(OSError):  # a full disk: the job's own writes will say so
         os.write(log, f"=== {started}, host {platform.node()}, process {os.getpid()} ===\n".encode())
@@ -47,7 +65,9 @@ def log(message: str) -> None:
 def run(snakemake, main: Callable) -> None:
     rule = getattr(snakemake, "rule", "?")
     log_path = snakemake.log[0] if len(snakemake.log) else None
-    terminal = _redirect_to(log_path) if log_path else os.dup(2)
+    # a rule that is retried declares its attempt as a resource (see rule train_trial)
+    attempt = getattr(getattr(snakemake, "resources", None), "attempt", None)
+    terminal = _redirect_to(log_path, attempt) if log_path else os.dup(2)
 
     def tell_terminal(text: str) -> None:
         os.write(terminal, (text.rstrip() + "\n").encode())

@@ -1,4 +1,4 @@
-"""A job's log: every attempt of a retried job stays in it; errors become one line."""
+"""A job's log: every attempt of a retried job is kept; errors become one line."""
 
 import subprocess
 import sys
@@ -19,25 +19,27 @@ def main(snakemake):
     if {fail} == "disk":
         raise OSError(28, "No space left on device", "/somewhere/history.csv")
 
-job.run(SimpleNamespace(rule="demo", log=[{log!r}]), main)
+job.run(SimpleNamespace(rule="demo", log=[{log!r}], resources=SimpleNamespace(attempt={attempt})), main)
 """
 
 
-def run_job(log, fail: str | None) -> subprocess.CompletedProcess:
-    code = JOB.format(repo=str(REPO), log=str(log), fail=repr(fail))
+def run_job(log, fail: str | None, attempt: int = 1) -> subprocess.CompletedProcess:
+    code = JOB.format(repo=str(REPO), log=str(log), fail=repr(fail), attempt=attempt)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
 
 
 def test_a_retried_job_keeps_the_failed_attempts_log(tmp_path):
     log = tmp_path / "logs" / "demo.log"
-    failed = run_job(log, fail="study")
+    failed = run_job(log, fail="study", attempt=1)
     assert failed.returncode == 1
     assert failed.stderr.strip() == "Error in rule demo: the disk is full; free some space"
-    retried = run_job(log, fail=None)
+    log.unlink()  # what Snakemake does before every attempt
+    retried = run_job(log, fail=None, attempt=2)
     assert retried.returncode == 0
-    text = log.read_text()
-    assert text.count("=== ") == 2 and text.count("attempt output") == 2
-    assert text.index("ERROR: the disk is full") < text.rindex("=== ")  # the first attempt's error, kept
+    first, second = (tmp_path / "logs" / f"demo.attempt-{n}.log" for n in (1, 2))
+    assert "ERROR: the disk is full" in first.read_text()
+    assert "attempt output" in first.read_text()
+    assert second.read_text() == log.read_text() and "ERROR" not in log.read_text()
 
 
 def test_a_full_disk_outside_the_atomic_writers_is_one_line_too(tmp_path):

@@ -259,8 +259,13 @@ def test_a_preempted_training_job_is_retried_with_more_memory_and_time_and_resum
     assert first["partition"] == retry["partition"] == "gpu"  # the profile's training partition
 
     # the retry resumed after epoch 1, so the cancel came before epoch 2 was done
-    log = (workdir / "results/logs/train_trial/preempted/trial-01.log").read_text()
+    logs = workdir / "results/logs/train_trial/preempted"
+    log = (logs / "trial-01.log").read_text()
     assert "resuming from the checkpoint after epoch 1" in log
+    # the cancelled attempt's log survives Snakemake's deletion of the log before the retry
+    cancelled = (logs / "trial-01.attempt-1.log").read_text()
+    assert "epoch 1/3: loss" in cancelled and "resuming" not in cancelled
+    assert (logs / "trial-01.attempt-2.log").read_text() == log
     metrics = read_metrics(workdir, "preempted/trial-01")
     assert metrics["resumed_from_epoch"] == 1
     assert metrics["slurm_job_id"] == retry["id"]

@@ -22,6 +22,9 @@ rule train_trial:
         trials_per_gpu=1,
         mem_mb=scaled(4000),
         runtime=train_runtime,
+        # Which attempt this is (Snakemake gives scripts no other way to know): each attempt keeps
+        # its log as <log>.attempt-<N>.log, since Snakemake deletes the log before a retry.
+        attempt=lambda wildcards, attempt: attempt,
     params:
         trial=lambda wildcards: STUDY.trial_params(wildcards.experiment, wildcards.trial),
         checkpoint_dir=lambda wildcards: STUDY.checkpoint_dir(wildcards.experiment, wildcards.trial),

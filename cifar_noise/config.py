@@ -8,6 +8,7 @@ logic.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,6 +136,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """
     import jsonschema
 
+    _check_size(config)
     schema = load_schema(schema_path)
     config = copy.deepcopy(config) if config is not None else {}
     validator = jsonschema.Draft202012Validator(schema)
@@ -146,6 +148,37 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     _resolve_inputs_scaling(config)
     _check_semantics(config)
     return config
+
+
+# A study config is a few kilobytes. Anything near a megabyte is a
+# wrong file or a generator gone wrong, and would only be validated and expanded for minutes.
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def _check_size(config) -> None:
+    size = len(json.dumps(config, default=str))
+    if size > MAX_CONFIG_BYTES:
+        raise StudyError(
+            f"invalid config: it is {size / 1e6:.1f} MB, more than the {MAX_CONFIG_BYTES / 1e6:g} MB a study "
+            "config may be (a study is a few kilobytes); check that --configfile names the right file"
+        )
+
+
+def _check_folder_names(experiments: dict, sweeps: dict) -> None:
+    """Names become folder and file names: two that differ only in case are one folder on a
+    case-insensitive filesystem (macOS, Windows), where their trials would overwrite each other."""
+    problems = []
+    for kind, names in (("experiments", experiments), ("sweeps", sweeps)):
+        first: dict[str, str] = {}
+        for name in names:
+            other = first.setdefault(name.casefold(), name)
+            if other != name:
+                problems.append(
+                    f"{kind}.{name}: differs from {other!r} only in case, and the two would share one "
+                    "folder on a case-insensitive filesystem (macOS, Windows); rename one of them"
+                )
+    if problems:
+        raise StudyError("invalid config: " + "; ".join(problems))
 
 
 def noise_params(config: dict, exp: dict) -> dict:
@@ -389,6 +422,7 @@ class Study:
         self.config = validate_config(config)
         self._local_md5 = None
         self.experiments, self.comparisons, self.sweeps = expand_experiments(self.config)
+        _check_folder_names(self.experiments, self.sweeps)  # generated names too
 
     # ---- data -----------------------------------------------------------------------------
     # The archive the study reads: downloaded, or copied from the user's data.archive.

@@ -76,3 +76,29 @@ def test_wrong_shapes_are_refused(tmp_path):
     _tar(path, members)
     with pytest.raises(StudyError, match="shape"):
         read_archive(path)
+
+
+def _archive_of(tmp_path, data: np.ndarray, labels):
+    """A CIFAR-format archive whose every batch holds ``data`` and ``labels`` (valid pickles)."""
+    batch = pickle.dumps({b"data": data, b"labels": labels}, protocol=2)
+    members = {f"cifar-10-batches-py/data_batch_{i}": batch for i in range(1, 6)}
+    members["cifar-10-batches-py/test_batch"] = batch
+    path = tmp_path / "archive.tar.gz"
+    _tar(path, members)
+    return path
+
+
+@pytest.mark.parametrize("labels", [[0, 1, 10, 3], [0, -1, 2, 3], [0, 1, 2, 255]])
+@pytest.mark.fault(kind="bad archive", real=True)
+def test_labels_outside_0_to_9_are_refused(tmp_path, labels):
+    path = _archive_of(tmp_path, np.zeros((4, 3072), np.uint8), labels)
+    with pytest.raises(StudyError, match="has labels outside 0..9"):
+        read_archive(path)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.uint16])
+@pytest.mark.fault(kind="bad archive", real=True)
+def test_images_of_another_dtype_are_refused(tmp_path, dtype):
+    path = _archive_of(tmp_path, np.zeros((4, 3072), dtype), [0, 1, 2, 3])
+    with pytest.raises(StudyError, match=f"data has shape \\(4, 3072\\) and dtype {np.dtype(dtype).name}"):
+        read_archive(path)

@@ -349,3 +349,43 @@ def test_the_default_study_holds_the_analysis_pairs_and_the_train_size_sweep():
     sweep = study.sweeps["gaussian_train_size"]
     assert sweep["values"][0] < 1000 and sweep["values"][-1] == 15000 and len(sweep["baselines"]) == 5
     assert study.experiments["cutout_x10_2ep"]["noise"] == "cutout"
+
+
+BAD_CONFIG = pytest.mark.fault(kind="bad config", real=True)
+
+
+@pytest.mark.parametrize(
+    "grow",
+    [
+        pytest.param(lambda c: c["experiments"]["base"].update(description="x" * 10_000_000), id="one 10 MB string"),
+        pytest.param(
+            lambda c: c["experiments"].update({f"e{i}": GOOD["experiments"]["base"] for i in range(60_000)}),
+            id="60,000 experiments",
+        ),
+    ],
+)
+@BAD_CONFIG
+def test_a_config_of_megabytes_is_refused_before_it_is_validated(grow):
+    config = copy.deepcopy(GOOD)
+    grow(config)
+    assert len(yaml.safe_dump(config)) > 1_000_000  # valid YAML, megabytes of it
+    with pytest.raises(StudyError, match=r"invalid config: it is \d+\.\d MB, more than the 1 MB"):
+        validate_config(config)
+
+
+@pytest.mark.parametrize(
+    "names, sweep, message",
+    [
+        (["Gaussian", "gaussian"], None, "experiments.gaussian: differs from 'Gaussian' only in case"),
+        # a sweep's generated experiment against a declared one
+        (["base", "Sigma-sigma7"], "sigma", "experiments.sigma-sigma7: differs from 'Sigma-sigma7' only in case"),
+    ],
+)
+@BAD_CONFIG
+def test_names_that_collide_on_a_case_insensitive_filesystem(names, sweep, message):
+    config = {"experiments": {name: copy.deepcopy(GOOD["experiments"]["noisy"]) for name in names}}
+    if sweep:
+        base = {**GOOD["experiments"]["noisy"], "noise_params": {}}
+        config["sweeps"] = {sweep: {"vary": "sigma", "values": [7, 9], "experiment": base}}
+    with pytest.raises(StudyError, match=message):
+        Study(config)

@@ -181,9 +181,10 @@ def test_checkpoints_of_other_parameters_are_not_resumed(tmp_path, tiny_archive,
     resume(tmp_path, config, LONG)
     metrics = read_metrics(tmp_path, "long/trial-01")
     assert metrics["resumed_from_epoch"] == 0
-    assert "written for other parameters or inputs; starting from epoch 1" in (
-        tmp_path / "results/logs/train_trial/long/trial-01.log"
-    ).read_text()
+    assert (
+        "written for other parameters or inputs; starting from epoch 1"
+        in (tmp_path / "results/logs/train_trial/long/trial-01.log").read_text()
+    )
     assert trial_numbers(tmp_path) == trial_numbers(uninterrupted)
 
 

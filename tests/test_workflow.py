@@ -7,7 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from fixtures import decode_label
-from workflow_runner import files_with_mtimes, read_metrics, snakemake, tiny_config, trial_numbers, write_config
+from workflow_runner import (
+    TINY_EXPERIMENT,
+    files_with_mtimes,
+    read_metrics,
+    snakemake,
+    tiny_config,
+    trial_numbers,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -218,13 +226,24 @@ def test_one_trial_alone_from_a_local_archive(tmp_path, tiny_archive):
         ),
         ({"shards": {"size": -3}}, r"shards.size: -3 is less than the minimum of 1"),
         ({"trainng": {}}, r"'trainng' was unexpected"),
+        (
+            {
+                "experiments": {
+                    "Gaussian": {**TINY_EXPERIMENT, "noise": "none"},
+                    "gaussian": {**TINY_EXPERIMENT, "noise": "none", "epochs": 2},
+                }
+            },
+            "experiments.gaussian: differs from 'Gaussian' only in case",
+        ),
     ],
 )
+@pytest.mark.fault(kind="bad config", real=True)
 def test_bad_config_stops_before_any_job(tmp_path, change, message):
     config = write_config(tmp_path, tiny_config() | change)
     result = snakemake(tmp_path, config=config, check=False)
     assert result.returncode != 0
     assert message.replace("\\", "") in (result.stdout + result.stderr).replace("\\", "")
+    assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
 
 

@@ -461,6 +461,10 @@ class Study:
         folder = f"{RESULTS}/splits/{self.split_id(name, trial)}"
         return {key: f"{folder}/{key}.npy" for key in self.DATASET}
 
+    def split_identity(self, name: str, trial: int) -> str:
+        """The record of the split's parameters and files (see cifar_noise.identity)."""
+        return f"{RESULTS}/splits/{self.split_id(name, trial)}/split.json"
+
     def split_params(self, split_id: str) -> dict:
         """Parameters of a split folder name (the experiments sharing it agree on them)."""
         for name in self.experiments:
@@ -483,6 +487,10 @@ class Study:
     def shard_files(self, name: str, trial: int) -> list[str]:
         folder = f"{Trial(name, int(trial)).folder}/shards"
         return [f"{folder}/shard-{s:04d}.npy" for s in range(self.shard_count(name))]
+
+    def shard_identities(self, name: str, trial: int) -> list[str]:
+        """The record of each shard, beside it (see cifar_noise.identity)."""
+        return [path.removesuffix(".npy") + ".json" for path in self.shard_files(name, trial)]
 
     def shard_params(self, name: str, trial: int) -> dict:
         exp = self.experiment(name)

@@ -30,6 +30,7 @@ from . import backend as backend_setup
 from .cifar import CLASS_NAMES, NUM_CLASSES
 from .errors import StudyError
 from .fileio import atomic_path, file_digest, write_json, write_text
+from .identity import check_trial_inputs
 from .provenance import git_commit, package_versions
 from .shards import NpyRows, TrainingImages
 
@@ -237,6 +238,7 @@ def run_trial(
     max_steps_per_epoch: int | None = None,
     gpu: bool = False,
     gpu_memory_fraction: float | None = None,
+    identities: dict | None = None,
 ) -> dict:
     """Train and evaluate one trial; write outputs["model"|"history"|"metrics"]; return the metrics.
 
@@ -244,6 +246,8 @@ def run_trial(
     ``gpu``: the job asked for a GPU, so a backend that sees none is an error, not a CPU run.
     ``gpu_memory_fraction``: this trial's share of the GPU's memory (several trials share one GPU).
     ``max_steps_per_epoch`` cuts epochs short (for benchmarks and smoke runs; never set by the workflow).
+    ``identities``: the records of the split and the shards to check the inputs against (see
+    cifar_noise.identity); the workflow always gives them.
     """
     started = time.monotonic()
     backend_name = backend_setup.configure(threads, gpu_memory_fraction=gpu_memory_fraction)
@@ -258,6 +262,8 @@ def run_trial(
         for key, paths in inputs.items()
         for p in (paths if key == "shards" else [paths])
     }
+    if identities is not None:  # another trial's split or another shard trains to wrong numbers
+        check_trial_inputs(inputs, digests, identities)
     checkpoints = Checkpoints(checkpoint_dir, _fingerprint(params, digests), log)
 
     keras.utils.set_random_seed(params["train_seed"])

@@ -4,6 +4,8 @@ nothing broken may be left behind."""
 import errno
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -281,3 +283,70 @@ def test_a_truncated_shard_is_refused_with_advice(tmp_path):
     shard.write_bytes(shard.read_bytes()[:-3072])
     with pytest.raises(StudyError, match="truncated.*delete .*shard-0000.npy and run snakemake again"):
         TrainingImages(tmp_path / "train.npy", labels, [shard], shard_size=40)
+
+
+# ---------------------------------------------------------------------------------------------
+# an input replaced by another trial's or another shard's (the records of cifar_noise.identity)
+
+
+def _replace_split_file(results):
+    """train_images.npy of trial 1's split is trial 2's (same size, same dtype)."""
+    shutil.copy(
+        results / "splits/train200-official-trial02/train_images.npy", results / "splits/train200-official-trial01"
+    )
+
+
+def _replace_split_folder(results):
+    """Trial 1's whole split, its record too, is trial 2's."""
+    shutil.rmtree(results / "splits/train200-official-trial01")
+    shutil.copytree(results / "splits/train200-official-trial02", results / "splits/train200-official-trial01")
+
+
+def _replace_shard(results):
+    """shard-0000.npy of trial 1 is trial 2's (same size: 150 perturbed images)."""
+    shutil.copy(
+        results / "experiments/gaussian/trial-02/shards/shard-0000.npy",
+        results / "experiments/gaussian/trial-01/shards",
+    )
+
+
+def _replace_shard_and_record(results):
+    for name in ("shard-0000.npy", "shard-0000.json"):
+        shutil.copy(
+            results / f"experiments/gaussian/trial-02/shards/{name}", results / "experiments/gaussian/trial-01/shards"
+        )
+
+
+TAMPERED = pytest.mark.fault(kind="tampered input", real=True)
+
+
+SPLIT_1 = "split train200-official-trial01"
+SHARD_1 = r"shard \S*trial-01/shards/shard-0000\.npy"
+
+
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        pytest.param(
+            _replace_split_file, SPLIT_1 + r" does not match its record \S*: the sha256 of train_images", marks=TAMPERED
+        ),
+        pytest.param(_replace_split_folder, SPLIT_1 + r" was made for other parameters \(seed differ", marks=TAMPERED),
+        pytest.param(_replace_shard, SHARD_1 + r" does not match its record \S*: the sha256 of shard ", marks=TAMPERED),
+        pytest.param(
+            _replace_shard_and_record, SHARD_1 + r" was made for other parameters \(noise_seed differ", marks=TAMPERED
+        ),
+    ],
+)
+def test_an_input_of_another_trial_or_shard_is_refused_in_one_line(tmp_path, tiny_study, tamper, message):
+    workdir = tmp_path / "study"
+    # a copy of the finished tiny study without its models and plots (nothing here reads them)
+    shutil.copytree(tiny_study[0], workdir, ignore=shutil.ignore_patterns("model.keras", "*.png", "*.zip"))
+    tamper(workdir / "results")
+    target = "results/experiments/gaussian/trial-01/metrics.json"
+    (workdir / target).unlink()  # the trial reruns (as after a kill, a --forcerun or a newer input)
+    result = snakemake(workdir, target, config=workdir / tiny_study[1].name, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert re.search(r"Error in rule train_trial: " + message, output), output[-3000:]
+    assert "Traceback" not in output
+    assert not (workdir / target).exists()

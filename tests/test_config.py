@@ -94,12 +94,14 @@ def test_defaults_are_filled_in():
         ("training.eval_batch_size", 500, r"training\.eval_batch_size: no longer a setting"),
     ],
 )
+@pytest.mark.fault(kind="bad config", real=True)
 def test_schema_errors_name_the_key(path, value, message):
     with pytest.raises(StudyError, match=message):
         validate_config(broken(path, value))
 
 
 @pytest.mark.parametrize("name", ["a/b", "has space", "../up", ""])
+@pytest.mark.fault(kind="bad config", real=True)
 def test_experiment_names_that_break_paths(name):
     config = copy.deepcopy(GOOD)
     config["experiments"][name] = config["experiments"].pop("base")
@@ -118,6 +120,7 @@ def test_experiment_names_that_break_paths(name):
         ("noise.regional.patch_size", 4, None),
     ],
 )
+@pytest.mark.fault(kind="bad config", real=True)
 def test_inconsistent_values(path, value, message):
     config = broken(path, value)
     if message is None:  # an even patch size only matters for experiments that use regional noise
@@ -129,6 +132,7 @@ def test_inconsistent_values(path, value, message):
         validate_config(config)
 
 
+@pytest.mark.fault(kind="bad config", real=True)
 def test_official_test_size_limit():
     config = broken("experiments.base.test_set", "official")
     config["experiments"]["base"]["test_size"] = 10001
@@ -197,6 +201,7 @@ def test_declared_and_matched_baselines_both_compared():
         ("noisy", "noisy.baseline: an experiment cannot be its own baseline"),
     ],
 )
+@pytest.mark.fault(kind="bad config", real=True)
 def test_bad_baselines(baseline, message):
     config = copy.deepcopy(GOOD)
     config["experiments"]["noisy"]["baseline"] = baseline
@@ -237,6 +242,7 @@ def test_sweeps_expand_into_experiments_and_reuse_identical_ones():
         ({"vary": "speed", "values": [1, 2]}, r"sweeps\.s\.vary: 'speed' is not one of"),
     ],
 )
+@pytest.mark.fault(kind="bad config", real=True)
 def test_bad_sweeps(sweep, message):
     config = copy.deepcopy(GOOD)
     config["sweeps"] = {"s": {**sweep, "experiment": GOOD["experiments"]["noisy"]}}
@@ -292,6 +298,7 @@ def test_scale_inputs_per_experiment_and_a_raw_vs_scaled_comparison():
     assert Study(config).trial_params("base", 1)["scale_inputs"] is False
 
 
+@pytest.mark.fault(kind="bad config", real=True)
 def test_a_baseline_must_pair_trial_by_trial():
     config = copy.deepcopy(GOOD)
     config["experiments"]["noisy"]["baseline"] = "base"

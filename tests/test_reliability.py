@@ -145,6 +145,7 @@ def uninterrupted(tmp_path_factory, tiny_archive):
     return workdir
 
 
+@pytest.mark.fault(kind="kill", real=True)
 def test_training_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, tiny_archive, uninterrupted):
     config = long_trial_config(tmp_path, tiny_archive[0])
     checkpoints = tmp_path / "results/checkpoints/long/trial-01"
@@ -173,6 +174,7 @@ def test_training_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, tiny_ar
     assert not checkpoints.exists()  # a finished trial leaves no checkpoints behind
 
 
+@pytest.mark.fault(kind="kill", real=True)
 def test_checkpoints_of_other_parameters_are_not_resumed(tmp_path, tiny_archive, uninterrupted):
     """A checkpoint from a run with other parameters (here: more epochs) must not be resumed."""
     config = long_trial_config(tmp_path, tiny_archive[0], epochs=6)
@@ -207,6 +209,7 @@ def big_shard_config(workdir, archive):
 WIDE = "results/experiments/wide/trial-01/metrics.json"
 
 
+@pytest.mark.fault(kind="kill", real=True)
 def test_killed_while_writing_shards_then_resumed(tmp_path_factory, tiny_archive):
     reference = tmp_path_factory.mktemp("shards_reference")
     snakemake(reference, WIDE, config=big_shard_config(reference, tiny_archive[0]))
@@ -228,6 +231,7 @@ def test_killed_while_writing_shards_then_resumed(tmp_path_factory, tiny_archive
 # concurrency
 
 
+@pytest.mark.fault(kind="concurrent run", real=True)
 def test_two_snakemakes_on_one_folder_do_not_corrupt_it(tmp_path, tiny_archive, tiny_study):
     config = write_config(tmp_path, tiny_config(url=tiny_archive[0].as_uri(), md5=tiny_archive[1]))
     first = start_snakemake(tmp_path, *RERUN, config=config)
@@ -249,6 +253,7 @@ def test_two_snakemakes_on_one_folder_do_not_corrupt_it(tmp_path, tiny_archive, 
 # full disk and broken files (unit level)
 
 
+@pytest.mark.fault(kind="full disk", real=False)  # np.save fails by monkeypatch
 def test_a_full_disk_while_writing_a_shard_leaves_nothing(tmp_path, monkeypatch):
     images, _ = labelled_images(50, seed=1)
     shard = build_shard(images, 0, 3, 100, "gaussian", {"sigma": 20.0}, noise_seed=1)
@@ -268,6 +273,7 @@ def test_a_full_disk_while_writing_a_shard_leaves_nothing(tmp_path, monkeypatch)
     assert np.array_equal(np.load(tmp_path / "shard-0000.npy"), shard)
 
 
+@pytest.mark.fault(kind="kill", real=False)  # a killed writer's leftovers, made by hand
 def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
     (tmp_path / ".shard-0000.npy.abc123.part").write_bytes(b"half a shard")
     (tmp_path / ".other.npy.xyz.part").write_bytes(b"not ours")
@@ -275,6 +281,7 @@ def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npy.xyz.part", "shard-0000.npy"]
 
 
+@pytest.mark.fault(kind="truncated file", real=True)
 def test_a_truncated_shard_is_refused_with_advice(tmp_path):
     images, labels = labelled_images(40, seed=2)
     save_npy(tmp_path / "train.npy", images)

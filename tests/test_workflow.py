@@ -247,6 +247,7 @@ def test_bad_config_stops_before_any_job(tmp_path, change, message):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.fault(kind="bad download", real=True)
 def test_wrong_md5_fails_cleanly(tmp_path, tiny_archive):
     archive, _ = tiny_archive
     config = write_config(tmp_path, tiny_config(url=archive.as_uri(), md5="0" * 32))

@@ -46,6 +46,8 @@ def check_identity(path: str | os.PathLike, params: dict, sha256: dict[str, str]
     try:
         record = json.loads(Path(path).read_text())
         recorded_params, recorded_sha256 = record["params"], record["sha256"]
+        if not isinstance(recorded_params, dict) or not isinstance(recorded_sha256, dict):
+            raise TypeError("params and sha256 must be JSON objects")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StudyError(f"{path}, the record of {what}, cannot be read ({exc}); {fix}") from None
     if recorded_params != _plain(params):

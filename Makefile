@@ -13,7 +13,7 @@ ARCHIVE_CONFIG := $(if $(ARCHIVE),--config 'data={"archive": "$(abspath $(ARCHIV
 LOCK := $(if $(GPU),requirements-gpu.lock,requirements.lock)
 PROFILE := $(if $(GPU),--workflow-profile profiles/gpu,)
 
-.PHONY: setup demo study test lint benchmark lock lock-gpu clean
+.PHONY: setup demo study test lint fault-table benchmark lock lock-gpu clean
 
 # One .venv at a time: switching between the CPU and the GPU lock rebuilds it from scratch.
 $(VENV)/.installed-$(LOCK): $(LOCK)
@@ -41,6 +41,10 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check Snakefile workflow
 	$(BIN)/snakemake --lint --cores 1
+
+# README's table of the faults and bad inputs the tests try, counted from their fault markers.
+fault-table: setup
+	$(BIN)/python tests/fault_table.py --write
 
 # Speed and memory figures of this machine -> benchmarks/results.md (about 10 minutes).
 benchmark: setup

@@ -8,6 +8,7 @@ logic.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +141,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """
     import jsonschema
 
+    _check_size(config)
     schema = load_schema(schema_path)
     config = copy.deepcopy(config) if config is not None else {}
     validator = jsonschema.Draft202012Validator(schema)
@@ -151,6 +153,37 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     _resolve_inputs_scaling(config)
     _check_semantics(config)
     return config
+
+
+# A study config is a few kilobytes. Anything near a megabyte is a
+# wrong file or a generator gone wrong, and would only be validated and expanded for minutes.
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def _check_size(config) -> None:
+    size = len(json.dumps(config, default=str))
+    if size > MAX_CONFIG_BYTES:
+        raise StudyError(
+            f"invalid config: it is {size / 1e6:.1f} MB, more than the {MAX_CONFIG_BYTES / 1e6:g} MB a study "
+            "config may be (a study is a few kilobytes); check that --configfile names the right file"
+        )
+
+
+def _check_folder_names(experiments: dict, sweeps: dict) -> None:
+    """Names become folder and file names: two that differ only in case are one folder on a
+    case-insensitive filesystem (macOS, Windows), where their trials would overwrite each other."""
+    problems = []
+    for kind, names in (("experiments", experiments), ("sweeps", sweeps)):
+        first: dict[str, str] = {}
+        for name in names:
+            other = first.setdefault(name.casefold(), name)
+            if other != name:
+                problems.append(
+                    f"{kind}.{name}: differs from {other!r} only in case, and the two would share one "
+                    "folder on a case-insensitive filesystem (macOS, Windows); rename one of them"
+                )
+    if problems:
+        raise StudyError("invalid config: " + "; ".join(problems))
 
 
 def noise_params(config: dict, exp: dict) -> dict:
@@ -460,6 +493,7 @@ class Study:
         self._local_md5 = None
         self.experiments, self.comparisons, self.sweeps = expand_experiments(self.config)
         self.corruptions = resolve_corruptions(self.config)
+        _check_folder_names(self.experiments, self.sweeps)  # generated names too
 
     # ---- data -----------------------------------------------------------------------------
     # The archive the study reads: downloaded, or copied from the user's data.archive.
@@ -498,6 +532,10 @@ class Study:
         folder = f"{RESULTS}/splits/{self.split_id(name, trial)}"
         return {key: f"{folder}/{key}.npy" for key in self.DATASET}
 
+    def split_identity(self, name: str, trial: int) -> str:
+        """The record of the split's parameters and files (see cifar_noise.identity)."""
+        return f"{RESULTS}/splits/{self.split_id(name, trial)}/split.json"
+
     def split_params(self, split_id: str) -> dict:
         """Parameters of a split folder name (the experiments sharing it agree on them)."""
         for name in self.experiments:
@@ -520,6 +558,10 @@ class Study:
     def shard_files(self, name: str, trial: int) -> list[str]:
         folder = f"{Trial(name, int(trial)).folder}/shards"
         return [f"{folder}/shard-{s:04d}.npy" for s in range(self.shard_count(name))]
+
+    def shard_identities(self, name: str, trial: int) -> list[str]:
+        """The record of each shard, beside it (see cifar_noise.identity)."""
+        return [path.removesuffix(".npy") + ".json" for path in self.shard_files(name, trial)]
 
     def shard_params(self, name: str, trial: int) -> dict:
         exp = self.experiment(name)

@@ -30,6 +30,7 @@ from . import backend as backend_setup
 from .cifar import CLASS_NAMES, NUM_CLASSES
 from .errors import StudyError
 from .fileio import atomic_path, file_digest, write_json, write_text
+from .identity import check_trial_inputs
 from .provenance import git_commit, package_versions
 from .shards import NpyRows, TrainingImages
 
@@ -132,33 +133,78 @@ def evaluate(model, images: NpyRows, labels: np.ndarray, batch_size: int, scale:
 
 
 class Checkpoints:
-    """Per-epoch checkpoints of one trial, valid only for the exact same parameters and inputs."""
+    """Per-epoch checkpoints of one trial, valid only for the exact same parameters, inputs and Keras.
 
-    def __init__(self, folder: str | os.PathLike, fingerprint: str):
+    ``state.json`` names the model file of the last finished epoch and records its sha256, so a
+    truncated, torn or replaced model file is noticed before Keras reads it. A checkpoint that
+    cannot be trusted is not resumed: the log says why and the trial starts from epoch 1 (only the
+    last finished epoch is kept, so there is no older good one to fall back to).
+    """
+
+    def __init__(self, folder: str | os.PathLike, fingerprint: str, log: Callable[[str], None] = print):
         self.folder = Path(folder)
         self.fingerprint = fingerprint
         self.state_file = self.folder / "state.json"
+        self.log = log
 
-    def load(self):
-        """(model, state) of the last finished epoch, or None when there is nothing to resume."""
+    @staticmethod
+    def versions() -> dict:
+        """What wrote a checkpoint: another Keras or backend may read it differently (or not at all)."""
         import keras
 
+        return {"keras": keras.__version__, "backend": keras.backend.backend()}
+
+    def _discard(self, why: str) -> None:
+        self.log(f"not resuming from the checkpoint in {self.folder}: {why}; starting from epoch 1")
+
+    def load(self):
+        """(model, state) of the last finished epoch, or None: nothing to resume, or a checkpoint
+        that cannot be trusted (said in the log)."""
+        import keras
+
+        if not self.state_file.exists():
+            return None
         try:
             state = json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return None
+            if not isinstance(state, dict):
+                raise ValueError("not a JSON object")
+            name, digest = state["model_file"], state["model_sha256"]
+            if Path(name).name != name or len(state["history"]) != state["epoch"]:
+                raise ValueError("inconsistent fields")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return self._discard(f"state.json cannot be read ({exc})")
         if state.get("fingerprint") != self.fingerprint:
-            return None  # parameters or inputs changed: start afresh
-        model_file = self.folder / state["model_file"]
-        if not model_file.exists():
-            return None
-        return keras.saving.load_model(model_file), state
+            return self._discard("it was written for other parameters or inputs")
+        if state.get("versions") != self.versions():
+            return self._discard(f"it was written by {state.get('versions')}, this is {self.versions()}")
+        model_file = self.folder / name
+        try:
+            actual = file_digest(model_file)
+        except OSError as exc:
+            return self._discard(f"its model file cannot be read ({exc.strerror or exc})")
+        if actual != digest:
+            return self._discard(f"{name} is not the file state.json recorded (truncated, torn or replaced)")
+        try:
+            model = keras.saving.load_model(model_file)
+        except Exception as exc:  # whatever Keras makes of a file it cannot read: start afresh
+            first_line = (str(exc).splitlines() or [""])[0][:200]
+            return self._discard(f"Keras cannot load {name} ({type(exc).__name__}: {first_line})")
+        return model, state
 
     def save(self, model, state: dict) -> None:
         model_file = self.folder / f"epoch-{state['epoch']:04d}.keras"
         with atomic_path(model_file, suffix=".keras") as tmp:
             model.save(tmp)
-        write_json(self.state_file, {**state, "fingerprint": self.fingerprint, "model_file": model_file.name})
+        write_json(
+            self.state_file,
+            {
+                **state,
+                "fingerprint": self.fingerprint,
+                "versions": self.versions(),
+                "model_file": model_file.name,
+                "model_sha256": file_digest(model_file),
+            },
+        )
         for old in self.folder.glob("epoch-*.keras"):  # only after the state names the new file
             if old.name != model_file.name:
                 old.unlink(missing_ok=True)
@@ -197,6 +243,7 @@ def run_trial(
     max_steps_per_epoch: int | None = None,
     gpu: bool = False,
     gpu_memory_fraction: float | None = None,
+    identities: dict | None = None,
 ) -> dict:
     """Train and evaluate one trial; write outputs["model"|"history"|"metrics"]; return the metrics.
 
@@ -204,6 +251,8 @@ def run_trial(
     ``gpu``: the job asked for a GPU, so a backend that sees none is an error, not a CPU run.
     ``gpu_memory_fraction``: this trial's share of the GPU's memory (several trials share one GPU).
     ``max_steps_per_epoch`` cuts epochs short (for benchmarks and smoke runs; never set by the workflow).
+    ``identities``: the records of the split and the shards to check the inputs against (see
+    cifar_noise.identity); the workflow always gives them.
     """
     started = time.monotonic()
     backend_name = backend_setup.configure(threads, gpu_memory_fraction=gpu_memory_fraction)
@@ -218,7 +267,9 @@ def run_trial(
         for key, paths in inputs.items()
         for p in (paths if key == "shards" else [paths])
     }
-    checkpoints = Checkpoints(checkpoint_dir, _fingerprint(params, digests))
+    if identities is not None:  # another trial's split or another shard trains to wrong numbers
+        check_trial_inputs(inputs, digests, identities)
+    checkpoints = Checkpoints(checkpoint_dir, _fingerprint(params, digests), log)
 
     keras.utils.set_random_seed(params["train_seed"])
     resumed = checkpoints.load()

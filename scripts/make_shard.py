@@ -5,6 +5,8 @@ import time
 import numpy as np
 
 from cifar_noise import job
+from cifar_noise.fileio import file_digest
+from cifar_noise.identity import shard_record, shard_sha256, write_identity
 from cifar_noise.shards import build_shard, write_shard
 
 
@@ -23,6 +25,11 @@ def main(snakemake):
         clip=p["clip"],
     )
     write_shard(snakemake.output.shard, images)
+    write_identity(  # checked by training
+        snakemake.output.identity,
+        shard_record(p, int(snakemake.wildcards.shard)),
+        shard_sha256(file_digest(snakemake.output.shard), file_digest(snakemake.input.train_images)),
+    )
     job.log(f"{len(images)} images with {p['noise']} noise {p['noise_params']} in {time.monotonic() - started:.1f} s")
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 
 from cifar_noise import job
-from cifar_noise.fileio import save_npy
+from cifar_noise.fileio import file_digest, save_npy
+from cifar_noise.identity import SPLIT_FILES, write_identity
 from cifar_noise.split import make_split
 
 
@@ -14,6 +15,8 @@ def main(snakemake):
     split = make_split(**arrays, **snakemake.params.split)
     for name in arrays:
         save_npy(snakemake.output[name], getattr(split, name))
+    digests = {name: file_digest(snakemake.output[name]) for name in SPLIT_FILES}
+    write_identity(snakemake.output.identity, snakemake.params.split, digests)  # checked by training
     job.log(f"split {snakemake.params.split}: {len(split.train_images)} train, {len(split.test_images)} test")
 
 

@@ -17,6 +17,12 @@ def main(snakemake):
     inputs = {name: snakemake.input[name] for name in ("train_images", "train_labels", "test_images", "test_labels")}
     inputs["shards"] = list(snakemake.input.shards)
     outputs = {name: snakemake.output[name] for name in ("model", "history", "metrics")}
+    identities = {
+        "split": snakemake.input.split_identity,
+        "shards": list(snakemake.input.shard_identities),
+        "split_params": snakemake.params.split,
+        "shard_params": snakemake.params.shard,
+    }
     run_trial(
         snakemake.params.trial,
         inputs,
@@ -26,6 +32,7 @@ def main(snakemake):
         log=job.log,
         gpu=gpu,
         gpu_memory_fraction=GPU_MEMORY_SHARED / trials_per_gpu if gpu else None,
+        identities=identities,
     )
 
 

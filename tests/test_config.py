@@ -94,12 +94,14 @@ def test_defaults_are_filled_in():
         ("training.eval_batch_size", 500, r"training\.eval_batch_size: no longer a setting"),
     ],
 )
+@pytest.mark.fault(kind="bad config", real=True)
 def test_schema_errors_name_the_key(path, value, message):
     with pytest.raises(StudyError, match=message):
         validate_config(broken(path, value))
 
 
 @pytest.mark.parametrize("name", ["a/b", "has space", "../up", ""])
+@pytest.mark.fault(kind="bad config", real=True)
 def test_experiment_names_that_break_paths(name):
     config = copy.deepcopy(GOOD)
     config["experiments"][name] = config["experiments"].pop("base")
@@ -118,6 +120,7 @@ def test_experiment_names_that_break_paths(name):
         ("noise.regional.patch_size", 4, None),
     ],
 )
+@pytest.mark.fault(kind="bad config", real=True)
 def test_inconsistent_values(path, value, message):
     config = broken(path, value)
     if message is None:  # an even patch size only matters for experiments that use regional noise
@@ -129,6 +132,7 @@ def test_inconsistent_values(path, value, message):
         validate_config(config)
 
 
+@pytest.mark.fault(kind="bad config", real=True)
 def test_official_test_size_limit():
     config = broken("experiments.base.test_set", "official")
     config["experiments"]["base"]["test_size"] = 10001
@@ -197,6 +201,7 @@ def test_declared_and_matched_baselines_both_compared():
         ("noisy", "noisy.baseline: an experiment cannot be its own baseline"),
     ],
 )
+@pytest.mark.fault(kind="bad config", real=True)
 def test_bad_baselines(baseline, message):
     config = copy.deepcopy(GOOD)
     config["experiments"]["noisy"]["baseline"] = baseline
@@ -237,6 +242,7 @@ def test_sweeps_expand_into_experiments_and_reuse_identical_ones():
         ({"vary": "speed", "values": [1, 2]}, r"sweeps\.s\.vary: 'speed' is not one of"),
     ],
 )
+@pytest.mark.fault(kind="bad config", real=True)
 def test_bad_sweeps(sweep, message):
     config = copy.deepcopy(GOOD)
     config["sweeps"] = {"s": {**sweep, "experiment": GOOD["experiments"]["noisy"]}}
@@ -292,6 +298,7 @@ def test_scale_inputs_per_experiment_and_a_raw_vs_scaled_comparison():
     assert Study(config).trial_params("base", 1)["scale_inputs"] is False
 
 
+@pytest.mark.fault(kind="bad config", real=True)
 def test_a_baseline_must_pair_trial_by_trial():
     config = copy.deepcopy(GOOD)
     config["experiments"]["noisy"]["baseline"] = "base"
@@ -349,3 +356,43 @@ def test_the_default_study_holds_the_analysis_pairs_and_the_train_size_sweep():
     sweep = study.sweeps["gaussian_train_size"]
     assert sweep["values"][0] < 1000 and sweep["values"][-1] == 15000 and len(sweep["baselines"]) == 5
     assert study.experiments["cutout_x10_2ep"]["noise"] == "cutout"
+
+
+BAD_CONFIG = pytest.mark.fault(kind="bad config", real=True)
+
+
+@pytest.mark.parametrize(
+    "grow",
+    [
+        pytest.param(lambda c: c["experiments"]["base"].update(description="x" * 10_000_000), id="one 10 MB string"),
+        pytest.param(
+            lambda c: c["experiments"].update({f"e{i}": GOOD["experiments"]["base"] for i in range(60_000)}),
+            id="60,000 experiments",
+        ),
+    ],
+)
+@BAD_CONFIG
+def test_a_config_of_megabytes_is_refused_before_it_is_validated(grow):
+    config = copy.deepcopy(GOOD)
+    grow(config)
+    assert len(yaml.safe_dump(config)) > 1_000_000  # valid YAML, megabytes of it
+    with pytest.raises(StudyError, match=r"invalid config: it is \d+\.\d MB, more than the 1 MB"):
+        validate_config(config)
+
+
+@pytest.mark.parametrize(
+    "names, sweep, message",
+    [
+        (["Gaussian", "gaussian"], None, "experiments.gaussian: differs from 'Gaussian' only in case"),
+        # a sweep's generated experiment against a declared one
+        (["base", "Sigma-sigma7"], "sigma", "experiments.sigma-sigma7: differs from 'Sigma-sigma7' only in case"),
+    ],
+)
+@BAD_CONFIG
+def test_names_that_collide_on_a_case_insensitive_filesystem(names, sweep, message):
+    config = {"experiments": {name: copy.deepcopy(GOOD["experiments"]["noisy"]) for name in names}}
+    if sweep:
+        base = {**GOOD["experiments"]["noisy"], "noise_params": {}}
+        config["sweeps"] = {sweep: {"vary": "sigma", "values": [7, 9], "experiment": base}}
+    with pytest.raises(StudyError, match=message):
+        Study(config)

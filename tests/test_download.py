@@ -60,24 +60,28 @@ def test_file_url_download(tmp_path):
     assert dest.read_bytes() == PAYLOAD
 
 
+@pytest.mark.fault(kind="bad download", real=True)
 def test_wrong_checksum_leaves_nothing(server, tmp_path):
     with pytest.raises(StudyError, match="expected 0+"):
         download(f"{server}/ok", tmp_path / "a.tar.gz", "0" * 32)
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.fault(kind="network", real=True)
 def test_http_error(server, tmp_path):
     with pytest.raises(StudyError, match="HTTP 404"):
         download(f"{server}/missing", tmp_path / "a.tar.gz", None)
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.fault(kind="network", real=True)
 def test_truncated_transfer(server, tmp_path):
     with pytest.raises(StudyError, match="download of .* failed|stopped after"):
         download(f"{server}/short", tmp_path / "a.tar.gz", None)
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.fault(kind="network", real=True)
 def test_connection_refused(tmp_path):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -87,6 +91,7 @@ def test_connection_refused(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.fault(kind="network", real=False)  # a fake opener raises the resolver's error
 def test_no_network(tmp_path):
     def offline(url, timeout):
         raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
@@ -96,6 +101,7 @@ def test_no_network(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.fault(kind="bad archive", real=True)
 def test_local_archive_checks(tmp_path):
     archive = tmp_path / "local.tar.gz"
     with pytest.raises(StudyError, match="does not exist"):

@@ -50,6 +50,7 @@ def assert_stopped_cleanly(workdir, result, log, message) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.fault(kind="no GPU", real=True)
 def test_a_gpu_job_without_a_gpu_stops_with_one_clear_line(tmp_path, tiny_archive):
     result, log = run_gpu_trial(tmp_path, tiny_archive)
     line = assert_stopped_cleanly(tmp_path, result, log, "asked for a GPU, but none is visible")
@@ -57,6 +58,7 @@ def test_a_gpu_job_without_a_gpu_stops_with_one_clear_line(tmp_path, tiny_archiv
 
 
 @pytest.mark.slow
+@pytest.mark.fault(kind="no GPU", real=True)
 def test_a_gpu_the_backend_cannot_see_is_refused_too(tmp_path, tiny_archive):
     result, log = run_gpu_trial(tmp_path, tiny_archive, CUDA_VISIBLE_DEVICES="0")  # a GPU that is not there
     line = assert_stopped_cleanly(tmp_path, result, log, "the Keras backend tensorflow sees none")

@@ -52,6 +52,7 @@ def test_concurrent_jobs_get_different_gpus_and_the_third_waits(tmp_path):
     assert waited > 1.0  # one of the three had to wait for a GPU to be released
 
 
+@pytest.mark.fault(kind="kill", real=True)
 def test_a_killed_job_releases_its_gpu(tmp_path):
     holder = start_claimer(tmp_path, hold=60, visible="7")
     lock = tmp_path / "locks" / "gpu-7.slot-0.lock"
@@ -71,6 +72,7 @@ def test_slurm_allocation_is_left_alone(tmp_path):
     assert env["CUDA_VISIBLE_DEVICES"] == "3"
 
 
+@pytest.mark.fault(kind="no GPU", real=False)  # an environment without GPUs, passed in
 def test_no_visible_gpu_is_an_error_not_a_cpu_run(tmp_path):
     env = {"CUDA_VISIBLE_DEVICES": ""}
     with pytest.raises(StudyError, match=r"asked for a GPU, but none is visible \(CUDA_VISIBLE_DEVICES=, .*Fix:"):

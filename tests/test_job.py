@@ -3,10 +3,13 @@
 import subprocess
 import sys
 
+import pytest
 from workflow_runner import REPO
 
 JOB = """
 import sys
+
+import pytest
 sys.path.insert(0, {repo!r})
 from types import SimpleNamespace
 from cifar_noise import job
@@ -28,6 +31,7 @@ def run_job(log, fail: str | None, attempt: int = 1) -> subprocess.CompletedProc
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.fault(kind="failing job", real=False)  # the job raises on purpose
 def test_a_retried_job_keeps_the_failed_attempts_log(tmp_path):
     log = tmp_path / "logs" / "demo.log"
     failed = run_job(log, fail="study", attempt=1)

@@ -3,6 +3,8 @@ nothing broken may be left behind."""
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -141,6 +143,7 @@ def uninterrupted(tmp_path_factory, tiny_archive):
     return workdir
 
 
+@pytest.mark.fault(kind="kill", real=True)
 def test_training_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, tiny_archive, uninterrupted):
     config = long_trial_config(tmp_path, tiny_archive[0])
     checkpoints = tmp_path / "results/checkpoints/long/trial-01"
@@ -169,6 +172,7 @@ def test_training_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, tiny_ar
     assert not checkpoints.exists()  # a finished trial leaves no checkpoints behind
 
 
+@pytest.mark.fault(kind="kill", real=True)
 def test_checkpoints_of_other_parameters_are_not_resumed(tmp_path, tiny_archive, uninterrupted):
     """A checkpoint from a run with other parameters (here: more epochs) must not be resumed."""
     config = long_trial_config(tmp_path, tiny_archive[0], epochs=6)
@@ -179,6 +183,10 @@ def test_checkpoints_of_other_parameters_are_not_resumed(tmp_path, tiny_archive,
     resume(tmp_path, config, LONG)
     metrics = read_metrics(tmp_path, "long/trial-01")
     assert metrics["resumed_from_epoch"] == 0
+    assert (
+        "written for other parameters or inputs; starting from epoch 1"
+        in (tmp_path / "results/logs/train_trial/long/trial-01.log").read_text()
+    )
     assert trial_numbers(tmp_path) == trial_numbers(uninterrupted)
 
 
@@ -199,6 +207,7 @@ def big_shard_config(workdir, archive):
 WIDE = "results/experiments/wide/trial-01/metrics.json"
 
 
+@pytest.mark.fault(kind="kill", real=True)
 def test_killed_while_writing_shards_then_resumed(tmp_path_factory, tiny_archive):
     reference = tmp_path_factory.mktemp("shards_reference")
     snakemake(reference, WIDE, config=big_shard_config(reference, tiny_archive[0]))
@@ -220,6 +229,7 @@ def test_killed_while_writing_shards_then_resumed(tmp_path_factory, tiny_archive
 # concurrency
 
 
+@pytest.mark.fault(kind="concurrent run", real=True)
 def test_two_snakemakes_on_one_folder_do_not_corrupt_it(tmp_path, tiny_archive, tiny_study):
     config = write_config(tmp_path, tiny_config(url=tiny_archive[0].as_uri(), md5=tiny_archive[1]))
     first = start_snakemake(tmp_path, *RERUN, config=config)
@@ -241,6 +251,7 @@ def test_two_snakemakes_on_one_folder_do_not_corrupt_it(tmp_path, tiny_archive, 
 # broken files (unit level); a full disk: test_full_disk.py
 
 
+@pytest.mark.fault(kind="kill", real=False)  # a killed writer's leftovers, made by hand
 def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
     (tmp_path / ".shard-0000.npy.abc123.part").write_bytes(b"half a shard")
     (tmp_path / ".other.npy.xyz.part").write_bytes(b"not ours")
@@ -248,6 +259,7 @@ def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npy.xyz.part", "shard-0000.npy"]
 
 
+@pytest.mark.fault(kind="truncated file", real=True)
 def test_a_truncated_shard_is_refused_with_advice(tmp_path):
     images, labels = labelled_images(40, seed=2)
     save_npy(tmp_path / "train.npy", images)
@@ -256,3 +268,70 @@ def test_a_truncated_shard_is_refused_with_advice(tmp_path):
     shard.write_bytes(shard.read_bytes()[:-3072])
     with pytest.raises(StudyError, match="truncated.*delete .*shard-0000.npy and run snakemake again"):
         TrainingImages(tmp_path / "train.npy", labels, [shard], shard_size=40)
+
+
+# ---------------------------------------------------------------------------------------------
+# an input replaced by another trial's or another shard's (the records of cifar_noise.identity)
+
+
+def _replace_split_file(results):
+    """train_images.npy of trial 1's split is trial 2's (same size, same dtype)."""
+    shutil.copy(
+        results / "splits/train200-official-trial02/train_images.npy", results / "splits/train200-official-trial01"
+    )
+
+
+def _replace_split_folder(results):
+    """Trial 1's whole split, its record too, is trial 2's."""
+    shutil.rmtree(results / "splits/train200-official-trial01")
+    shutil.copytree(results / "splits/train200-official-trial02", results / "splits/train200-official-trial01")
+
+
+def _replace_shard(results):
+    """shard-0000.npy of trial 1 is trial 2's (same size: 150 perturbed images)."""
+    shutil.copy(
+        results / "experiments/gaussian/trial-02/shards/shard-0000.npy",
+        results / "experiments/gaussian/trial-01/shards",
+    )
+
+
+def _replace_shard_and_record(results):
+    for name in ("shard-0000.npy", "shard-0000.json"):
+        shutil.copy(
+            results / f"experiments/gaussian/trial-02/shards/{name}", results / "experiments/gaussian/trial-01/shards"
+        )
+
+
+TAMPERED = pytest.mark.fault(kind="tampered input", real=True)
+
+
+SPLIT_1 = "split train200-official-trial01"
+SHARD_1 = r"shard \S*trial-01/shards/shard-0000\.npy"
+
+
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        pytest.param(
+            _replace_split_file, SPLIT_1 + r" does not match its record \S*: the sha256 of train_images", marks=TAMPERED
+        ),
+        pytest.param(_replace_split_folder, SPLIT_1 + r" was made for other parameters \(seed differ", marks=TAMPERED),
+        pytest.param(_replace_shard, SHARD_1 + r" does not match its record \S*: the sha256 of shard ", marks=TAMPERED),
+        pytest.param(
+            _replace_shard_and_record, SHARD_1 + r" was made for other parameters \(noise_seed differ", marks=TAMPERED
+        ),
+    ],
+)
+def test_an_input_of_another_trial_or_shard_is_refused_in_one_line(tmp_path, tiny_study, tamper, message):
+    workdir = tmp_path / "study"
+    # a copy of the finished tiny study without its models and plots (nothing here reads them)
+    shutil.copytree(tiny_study[0], workdir, ignore=shutil.ignore_patterns("model.keras", "*.png", "*.zip"))
+    tamper(workdir / "results")
+    target = "results/experiments/gaussian/trial-01/metrics.json"
+    (workdir / target).unlink()  # the trial reruns (as after a kill, a --forcerun or a newer input)
+    result = snakemake(workdir, target, config=workdir / tiny_study[1].name, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert re.search(r"Error in rule train_trial: " + message, output), output[-3000:]
+    assert "Traceback" not in output
+    assert not (workdir / target).exists()

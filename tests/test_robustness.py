@@ -102,6 +102,7 @@ def test_the_default_corruptions_are_the_study_noises_and_cifar10c_impulse():
         assert len(corruption["severities"]) == 5
 
 
+@pytest.mark.fault(kind="bad config", real=True)
 @pytest.mark.parametrize(
     ("corruption", "message"),
     [
@@ -218,6 +219,7 @@ def test_a_new_corruption_reruns_evaluations_never_training(tiny_study, tmp_path
 
 
 @pytest_slow
+@pytest.mark.fault(kind="kill", real=True)
 def test_a_killed_evaluation_leaves_no_partial_output(tmp_path, tiny_archive):
     archive, md5 = tiny_archive
     config = write_config(

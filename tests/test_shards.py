@@ -62,6 +62,7 @@ def test_a_shard_rebuilt_alone_is_byte_identical(tmp_path):
     assert not np.array_equal(np.load(paths[3])[30:70], written[:40])
 
 
+@pytest.mark.fault(kind="truncated file", real=True)
 def test_truncated_shard_is_rejected(trial):
     folder, *_, paths = trial
     data = paths[0].read_bytes()

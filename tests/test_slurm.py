@@ -146,6 +146,7 @@ def test_every_job_runs_as_a_slurm_job(tmp_path, tiny_archive):
     assert (tmp_path / "results/summary.md").exists() and (tmp_path / "results/plots/test_accuracy.png").exists()
 
 
+@pytest.mark.fault(kind="bad archive", real=True)
 def test_a_failing_job_fails_the_run(tmp_path, tiny_archive):
     bad = tmp_path / "not-cifar.tar.gz"
     bad.write_bytes(b"this is not an archive")

@@ -1,13 +1,22 @@
 """The whole workflow on a tiny CIFAR-format archive: download to plots, partial reruns, bad configs."""
 
 import hashlib
+import json
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 from fixtures import decode_label
-from workflow_runner import files_with_mtimes, read_metrics, snakemake, tiny_config, trial_numbers, write_config
+from workflow_runner import (
+    TINY_EXPERIMENT,
+    files_with_mtimes,
+    read_metrics,
+    snakemake,
+    tiny_config,
+    trial_numbers,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -93,6 +102,16 @@ def test_trial_records(study):
     assert np.array(metrics["confusion_matrix"]).sum() == metrics["test_images"]
     assert metrics["backend"] == "tensorflow" and metrics["device"].startswith("CPU")
     assert len(metrics["inputs_sha256"]) == 4 + 2  # split files + two shards
+    # the records of what its split and shards are vouch for the files it trained on
+    split = json.loads((workdir / "results/splits/train200-official-trial02/split.json").read_text())
+    assert split["params"]["seed"] == metrics["params"]["split_seed"]
+    assert split["sha256"] == {name: metrics["inputs_sha256"][name] for name in split["sha256"]}
+    shards = workdir / "results/experiments/gaussian/trial-02/shards"
+    for index in (0, 1):
+        shard = json.loads((shards / f"shard-{index:04d}.json").read_text())
+        assert shard["params"]["shard"] == index
+        assert shard["params"]["noise_seed"] == metrics["params"]["noise_seed"]
+        assert shard["sha256"]["shard"] == metrics["inputs_sha256"][f"shard-{index:04d}.npy"]
     history = pd.read_csv(workdir / "results/experiments/gaussian/trial-02/history.csv")
     assert list(history["epoch"]) == [1]
     assert (workdir / "results/experiments/gaussian/trial-02/model.keras").stat().st_size > 0
@@ -140,6 +159,8 @@ def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
     assert outputs == {
         "experiments/regional/trial-02/shards/shard-0000.npy",
         "experiments/regional/trial-02/shards/shard-0001.npy",
+        "experiments/regional/trial-02/shards/shard-0000.json",
+        "experiments/regional/trial-02/shards/shard-0001.json",
         "experiments/regional/trial-02/metrics.json",
         "experiments/regional/trial-02/history.csv",
         "experiments/regional/trial-02/model.keras",
@@ -218,16 +239,28 @@ def test_one_trial_alone_from_a_local_archive(tmp_path, tiny_archive):
         ),
         ({"shards": {"size": -3}}, r"shards.size: -3 is less than the minimum of 1"),
         ({"trainng": {}}, r"'trainng' was unexpected"),
+        (
+            {
+                "experiments": {
+                    "Gaussian": {**TINY_EXPERIMENT, "noise": "none"},
+                    "gaussian": {**TINY_EXPERIMENT, "noise": "none", "epochs": 2},
+                }
+            },
+            "experiments.gaussian: differs from 'Gaussian' only in case",
+        ),
     ],
 )
+@pytest.mark.fault(kind="bad config", real=True)
 def test_bad_config_stops_before_any_job(tmp_path, change, message):
     config = write_config(tmp_path, tiny_config() | change)
     result = snakemake(tmp_path, config=config, check=False)
     assert result.returncode != 0
     assert message.replace("\\", "") in (result.stdout + result.stderr).replace("\\", "")
+    assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.fault(kind="bad download", real=True)
 def test_wrong_md5_fails_cleanly(tmp_path, tiny_archive):
     archive, _ = tiny_archive
     config = write_config(tmp_path, tiny_config(url=archive.as_uri(), md5="0" * 32))

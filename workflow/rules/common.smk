@@ -72,9 +72,14 @@ def archived_config(wildcards):
 
 
 def trial_files(wildcards):
-    """Inputs of one training job: its split and its noise shards."""
-    split = STUDY.split_files(wildcards.experiment, wildcards.trial)
-    return {**split, "shards": STUDY.shard_files(wildcards.experiment, wildcards.trial)}
+    """Inputs of one training job: its split and its noise shards, and the records of what they are."""
+    name, trial = wildcards.experiment, wildcards.trial
+    return {
+        **STUDY.split_files(name, trial),
+        "shards": STUDY.shard_files(name, trial),
+        "split_identity": STUDY.split_identity(name, trial),
+        "shard_identities": STUDY.shard_identities(name, trial),
+    }
 
 
 def evaluation_files(wildcards):

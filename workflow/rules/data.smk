@@ -60,6 +60,7 @@ rule split_dataset:
         **STUDY.DATASET,
     output:
         **{name: f"{RESULTS}/splits/{{split}}/{name}.npy" for name in STUDY.DATASET},
+        identity=f"{RESULTS}/splits/{{split}}/split.json",
     log:
         f"{RESULTS}/logs/split_dataset/{{split}}.log",
     benchmark:

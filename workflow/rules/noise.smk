@@ -3,6 +3,7 @@ rule make_shard:
         train_images=lambda wildcards: STUDY.split_files(wildcards.experiment, wildcards.trial)["train_images"],
     output:
         shard=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/shards/shard-{{shard}}.npy",
+        identity=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/shards/shard-{{shard}}.json",
     log:
         f"{RESULTS}/logs/make_shard/{{experiment}}/trial-{{trial}}/shard-{{shard}}.log",
     benchmark:

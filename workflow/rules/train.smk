@@ -28,5 +28,8 @@ rule train_trial:
     params:
         trial=lambda wildcards: STUDY.trial_params(wildcards.experiment, wildcards.trial),
         checkpoint_dir=lambda wildcards: STUDY.checkpoint_dir(wildcards.experiment, wildcards.trial),
+        # what the records of its split and shards must say (the same values their rules were given)
+        split=lambda wildcards: STUDY.split_params(STUDY.split_id(wildcards.experiment, wildcards.trial)),
+        shard=lambda wildcards: STUDY.shard_params(wildcards.experiment, wildcards.trial),
     script:
         "../../scripts/train_trial.py"

@@ -25,8 +25,12 @@ $(VENV)/.installed-$(LOCK): $(LOCK)
 
 setup: $(VENV)/.installed-$(LOCK)
 
+# The demo's 14 small trials and their evaluations run one thread each, as many at once as there
+# are cores: their start-up (TensorFlow's import, the model, the first batches) overlaps.
+DEMO_THREADS := $(if $(GPU),,--set-threads train_trial=1 evaluate_trial=1 make_shard=1)
+
 demo: setup
-	$(BIN)/snakemake --cores $(CORES) $(PROFILE) --configfile config/demo.yaml $(ARCHIVE_CONFIG)
+	$(BIN)/snakemake --cores $(CORES) $(PROFILE) --configfile config/demo.yaml $(ARCHIVE_CONFIG) $(DEMO_THREADS)
 
 study: setup
 	$(BIN)/snakemake --cores $(CORES) $(PROFILE) $(ARCHIVE_CONFIG)

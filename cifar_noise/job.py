@@ -34,7 +34,8 @@ def _redirect_to(log_path: str, attempt: int | None = None) -> int:
     Snakemake deletes a job's log before every attempt, so a retry would lose the log of the
     attempt that failed (a preempted or killed one included, which can write nothing at its end).
     So each attempt's log is also hard-linked as ``<log>.attempt-<N>``: the link survives the
-    deletion and keeps every line the attempt wrote, to its last.
+    deletion and keeps every line the attempt wrote, to its last. An attempt that finishes removes
+    its link (its log is the job's log), so only failed attempts leave one.
     """
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
     terminal = os.dup(2)
@@ -74,6 +75,9 @@ def run(snakemake, main: Callable) -> None:
 
     try:
         main(snakemake)
+        if log_path and attempt is not None:  # a finished attempt's log is the job's log itself
+            with contextlib.suppress(OSError):
+                os.unlink(attempt_log(log_path, attempt))
     except BaseException as error:  # KeyboardInterrupt too
         if isinstance(error, OSError) and error.errno in DISK_FULL:  # a write outside atomic_path, e.g. the log
             error = disk_full_error(error.filename or log_path or ".")

@@ -43,7 +43,8 @@ def test_a_retried_job_keeps_the_failed_attempts_log(tmp_path):
     first, second = (tmp_path / "logs" / f"demo.attempt-{n}.log" for n in (1, 2))
     assert "ERROR: the disk is full" in first.read_text()
     assert "attempt output" in first.read_text()
-    assert second.read_text() == log.read_text() and "ERROR" not in log.read_text()
+    assert not second.exists()  # a finished attempt's log is the job's log
+    assert "attempt output" in log.read_text() and "ERROR" not in log.read_text()
 
 
 def test_a_full_disk_outside_the_atomic_writers_is_one_line_too(tmp_path):

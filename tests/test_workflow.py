@@ -164,7 +164,9 @@ def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
         "experiments/regional/trial-02/metrics.json",
         "experiments/regional/trial-02/history.csv",
         "experiments/regional/trial-02/model.keras",
+        "experiments/regional/trial-02/robustness.json",  # evaluated again on the corrupted sets
         "tables/trials.csv",
+        "tables/robustness.csv",
         "tables/comparisons.csv",
         "summary.md",
         "report/workflow.rst",
@@ -193,6 +195,8 @@ def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
                 "confusion_matrices",
                 "runtimes",
                 "sweeps/sigma",
+                "corruption_accuracy",
+                "robustness_tradeoff",
             )
         ),
     }

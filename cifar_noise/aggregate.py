@@ -25,13 +25,13 @@ ROBUSTNESS_COLUMNS = ["experiment", "trial", "corruption", "noise", "severity", 
 
 def robustness_table(reports: list[dict]) -> pd.DataFrame:
     """One row per trial, corruption and severity (the trials' robustness.json files)."""
-    rows = [{**{key: r[key] for key in ROBUSTNESS_COLUMNS}} for report in reports for r in _rows_of(report)]
-    table = pd.DataFrame(rows, columns=ROBUSTNESS_COLUMNS)
+    rows = [
+        {"experiment": report["experiment"], "trial": report["trial"], **result}
+        for report in reports
+        for result in report["corruptions"]
+    ]
+    table = pd.DataFrame(rows, columns=ROBUSTNESS_COLUMNS)  # only these columns are kept
     return table.sort_values(["experiment", "trial", "corruption", "severity"], kind="stable").reset_index(drop=True)
-
-
-def _rows_of(report: dict) -> list[dict]:
-    return [{"experiment": report["experiment"], "trial": report["trial"], **row} for row in report["corruptions"]]
 
 
 def trials_table(

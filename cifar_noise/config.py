@@ -284,21 +284,22 @@ def _check_semantics(config: dict) -> None:
 def resolve_corruptions(config: dict) -> dict[str, dict]:
     """The configured corruptions with every noise parameter filled in (the noise's built-in
     defaults, not the config's noise section: that one sets the training noise)."""
-    resolved = {}
-    for name, corruption in config["corruptions"]["sets"].items():
-        integral = NOISES[corruption["noise"]].params.get(corruption["vary"], {}).get("type") == "integer"
-        resolved[name] = {
-            "description": corruption.get("description") or name,
-            "noise": corruption["noise"],
-            "vary": corruption["vary"],
-            "severities": [int(v) if integral else v for v in corruption["severities"]],
-            "params": {
-                key: value
-                for key, value in {**default_params(corruption["noise"]), **corruption.get("params", {})}.items()
-                if key != corruption["vary"]
-            },
-        }
-    return resolved
+    return {name: _resolve_corruption(name, corruption) for name, corruption in config["corruptions"]["sets"].items()}
+
+
+def _resolve_corruption(name: str, corruption: dict) -> dict:
+    integral = NOISES[corruption["noise"]].params.get(corruption["vary"], {}).get("type") == "integer"
+    return {
+        "description": corruption.get("description") or name,
+        "noise": corruption["noise"],
+        "vary": corruption["vary"],
+        "severities": [int(v) if integral else v for v in corruption["severities"]],
+        "params": {
+            key: value
+            for key, value in {**default_params(corruption["noise"]), **corruption.get("params", {})}.items()
+            if key != corruption["vary"]
+        },
+    }
 
 
 def _numbers_only(corruption: dict) -> dict:
@@ -339,8 +340,8 @@ def _check_corruptions(config: dict) -> list[str]:
                     f"{where}.severities: {value:g} is outside the range of {corruption['vary']} "
                     f"({spec.get('minimum', '-inf')} to {spec.get('maximum', 'inf')})"
                 )
-        params = resolve_corruptions({"corruptions": {"sets": {name: corruption}}})[name]
-        if corruption["noise"] == "regional" and any(p["patch_size"] % 2 == 0 for p in severity_params(params)):
+        resolved = _resolve_corruption(name, corruption)
+        if corruption["noise"] == "regional" and any(p["patch_size"] % 2 == 0 for p in severity_params(resolved)):
             problems.append(f"{where}: regional patch_size must be odd (a square with a centre pixel)")
     return problems
 
@@ -654,13 +655,12 @@ class Study:
         baselines; sweep points (their own figures) and unpaired-label runs (chance) left out."""
         in_sweeps = {n for sweep in self.sweeps.values() for n in sweep["experiments"] + sweep.get("baselines", [])}
         compared = {n for c in self.comparisons for n in (c["experiment"], c["baseline"])}
-        names = [
+        return [
             n
             for n, exp in self.experiments.items()
             if exp["shuffle"] == "paired"
             and (n in self.config["experiments"] or (n in compared and n not in in_sweeps))
         ]
-        return names
 
     @staticmethod
     def checkpoint_dir(name: str, trial: int) -> str:

@@ -144,14 +144,6 @@ def child_gaussian_law(args) -> dict:
     return {"values": int(diff.size), **goodness_of_fit(diff, law)}
 
 
-def seed_a_flops_per_image() -> float:
-    """Multiply-adds of seed_a's forward pass x 2 FLOPs, x 3 for forward + backward."""
-    conv1 = 32 * 32 * 64 * (3 * 3 * 3)
-    conv2 = 32 * 32 * 64 * (3 * 3 * 64)
-    dense = 16 * 16 * 64 * 128 + 128 * 30 + 30 * 10
-    return 3 * 2 * (conv1 + conv2 + dense)
-
-
 def child_train(args) -> dict:
     """seed_a training throughput: the workflow's streaming loop from shards, or a plain fit."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -160,7 +152,7 @@ def child_train(args) -> dict:
     backend.configure(args.threads, deterministic=args.deterministic)
     import keras
 
-    from cifar_noise.models import build_model
+    from cifar_noise.models import build_model, flops_per_image
 
     keras.utils.set_random_seed(1)
     model = build_model("seed_a", 1)
@@ -208,7 +200,7 @@ def child_train(args) -> dict:
 
             seconds = best_of(2, epoch)
     result["images_per_second"] = count / seconds
-    result["flops_per_image"] = seed_a_flops_per_image()
+    result["flops_per_image"] = flops_per_image("seed_a")
     return result
 
 
@@ -286,6 +278,7 @@ def child_memory(args) -> dict:
         "shuffle": "paired",
         "scale_inputs": True,
         "evaluate_every_epoch": False,
+        "precision": "float32",
         "shard_size": shard_size,
         "seed": 1,
         "split_seed": 1,

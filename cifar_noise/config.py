@@ -599,6 +599,7 @@ class Study:
             "scale_inputs": exp["scale_inputs"],
             "clip": exp["clip"],
             "evaluate_every_epoch": training["evaluate_every_epoch"],
+            "precision": training["precision"],
             "shard_size": self.config["shards"]["size"],
             "seed": self.config["seed"],
             "split_seed": derive_seed(self.config["seed"], "split", trial),

@@ -31,6 +31,7 @@ PARAMS = {
     "batch_size": 50,
     "scale_inputs": True,
     "evaluate_every_epoch": False,
+    "precision": "float32",
     "shard_size": 100,
     "train_seed": 11,
 }

@@ -396,3 +396,12 @@ def test_names_that_collide_on_a_case_insensitive_filesystem(names, sweep, messa
         config["sweeps"] = {sweep: {"vary": "sigma", "values": [7, 9], "experiment": base}}
     with pytest.raises(StudyError, match=message):
         Study(config)
+
+
+def test_precision_is_a_parameter_of_every_trial():
+    assert Study(copy.deepcopy(GOOD)).trial_params("base", 1)["precision"] == "float32"  # the default
+    config = copy.deepcopy(GOOD)
+    config["training"] = {"precision": "bfloat16"}  # other numbers: Snakemake reruns the trials
+    assert Study(config).trial_params("base", 1)["precision"] == "bfloat16"
+    with pytest.raises(StudyError, match=r"training\.precision: 'float16' is not one of \['float32', 'bfloat16'\]"):
+        validate_config(broken("training.precision", "float16"))

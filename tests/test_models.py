@@ -68,3 +68,32 @@ def test_seed_a_has_the_l2_penalty_on_its_first_dense_layer_only():
     model = build_model("seed_a", seed=1)
     regularised = [layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None)]
     assert regularised == [model.layers[4].name]
+
+
+def test_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_probabilities(tmp_path):
+    import keras
+    import numpy as np
+
+    model = build_model("seed_a", seed=1, precision="bfloat16")
+    assert [layer.dtype_policy.name for layer in model.layers] == ["mixed_bfloat16"] * 6 + ["float32"]
+    assert {v.dtype for v in model.trainable_variables} == {"float32"}
+    assert keras.config.dtype_policy().name == "float32"  # the default is left as it was
+    x = np.random.default_rng(0).random((8, 32, 32, 3), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[np.arange(8)]
+    loss, _ = model.train_on_batch(x, y)
+    assert np.isfinite(loss) and model.predict_on_batch(x).dtype == np.float32
+    model.save(tmp_path / "model.keras")  # an evaluation job loads it with its policies
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert [layer.dtype_policy.name for layer in loaded.layers] == [layer.dtype_policy.name for layer in model.layers]
+    assert build_model("seed_a", seed=1).layers[0].dtype_policy.name == "float32"
+    with pytest.raises(ValueError, match="unknown precision"):
+        build_model("seed_a", seed=1, precision="float16")
+
+
+def test_flops_per_image_counts_the_multiply_adds_of_the_layers():
+    from cifar_noise.models import flops_per_image
+
+    seed_a = 32 * 32 * 9 * 3 * 64 + 32 * 32 * 9 * 64 * 64 + 16384 * 128 + 128 * 30 + 30 * 10  # by hand
+    seed_b = 32 * 32 * 9 * (3 * 32 + 32 * 32) + 16 * 16 * 9 * (32 * 64 + 64 * 64) + 4096 * 128 + 128 * 10
+    assert flops_per_image("seed_a") == 6 * seed_a
+    assert flops_per_image("seed_b") == 6 * seed_b

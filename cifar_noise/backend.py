@@ -1,19 +1,22 @@
 """Keras-backend plumbing: which backend, threads, determinism, GPU memory and which device trains.
 
 The model code is plain Keras 3, so any backend works. ``KERAS_BACKEND`` chooses one; unset, the
-first installed of tensorflow (the CPU environment, requirements.lock) and torch (the GPU
-environment, requirements-gpu.lock) is used. These helpers must run before Keras is first imported.
+first installed of tensorflow (the CPU environment, requirements.lock), jax (the GPU environment,
+requirements-gpu.lock, which trains with the compiled engine of cifar_noise.engine) and torch is
+used. These helpers must run before Keras is first imported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import tempfile
 
 from .errors import StudyError
 from .provenance import cpu_name
 
-BACKENDS = ("tensorflow", "torch", "jax")
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def choose_backend(env=os.environ) -> str:
@@ -58,7 +61,35 @@ def configure(threads: int, deterministic: bool = True, gpu_memory_fraction: flo
                 os.environ["XLA_FLAGS"] = (flags + " --xla_gpu_deterministic_ops=true").strip()
         if gpu_memory_fraction is not None:  # JAX preallocates 75% of the GPU by default
             os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{gpu_memory_fraction:.3f}")
+        # Trials of one study compile the same few programs: the first compiles, the others load
+        # the result (the same program, so the same numbers).
+        os.environ.setdefault(
+            "JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"cifar-noise-jax-cache-{os.getuid()}")
+        )
     return backend
+
+
+def out_of_device_memory(error: BaseException) -> bool:
+    """Whether ``error`` is a backend's out-of-memory error on the GPU (XLA's RESOURCE_EXHAUSTED,
+    torch's OutOfMemoryError, TensorFlow's ResourceExhaustedError)."""
+    names = {"OutOfMemoryError", "ResourceExhaustedError"}
+    return type(error).__name__ in names or "RESOURCE_EXHAUSTED" in str(error)
+
+
+@contextlib.contextmanager
+def gpu_memory_errors(fraction: float | None):
+    """A trial that outgrows its share of a shared GPU stops with one line that says what to change."""
+    try:
+        yield
+    except Exception as error:
+        if fraction is None or not out_of_device_memory(error):
+            raise
+        first_line = (str(error).strip().splitlines() or [""])[0][:200]
+        raise StudyError(
+            f"this job ran out of GPU memory in its share of the GPU ({fraction:.1%}, 90% of it divided by "
+            f"trials_per_gpu): lower trials_per_gpu in the profile (set-resources) so that each job gets a "
+            f"larger share ({type(error).__name__}: {first_line})"
+        ) from None
 
 
 def gpu_names() -> list[str]:
@@ -109,11 +140,15 @@ def require_gpu() -> list[str]:
         import tensorflow as tf
 
         build = f"; tensorflow {tf.__version__} is built {'with' if tf.test.is_built_with_cuda() else 'without'} CUDA"
+    elif backend == "jax":
+        import jax
+
+        build = f"; jax {jax.__version__} has {'a' if importlib.util.find_spec('jax_plugins') else 'no'} CUDA plugin"
     raise StudyError(
-        f"this training job asked for a GPU, but the Keras backend {backend} sees none: {problem} "
+        f"this job asked for a GPU, but the Keras backend {backend} sees none: {problem} "
         f"(CUDA_VISIBLE_DEVICES={visible}{build}). Fix: install the GPU environment (make setup GPU=1, "
-        "which trains with KERAS_BACKEND=torch and a CUDA build of PyTorch) on a machine where "
-        "nvidia-smi lists a GPU, or train on the CPU by leaving out the GPU profile"
+        "which trains with KERAS_BACKEND=jax and JAX's CUDA build) on a machine where "
+        "nvidia-smi lists a GPU, or run on the CPU by leaving out the GPU profile"
     )
 
 

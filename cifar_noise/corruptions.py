@@ -129,17 +129,47 @@ def evaluate_trial(
     output: str | os.PathLike,
     threads: int = 1,
     log: Callable[[str], None] = print,
+    gpu_memory_fraction: float | None = None,
 ) -> dict:
     """Evaluate one trained trial on its split's corrupted test sets; write ``output`` (JSON).
 
     ``inputs``: model (.keras), test_labels (the split's) and corrupted ({corruption: .npy path}).
     ``params``: experiment, trial, scale_inputs, split_seed, test_size and the resolved corruptions.
+    ``gpu_memory_fraction``: the job took a slot of a GPU (its share of the GPU's memory); None: CPU.
     """
     started = time.monotonic()
-    backend_name = backend_setup.configure(threads)
+    backend_name = backend_setup.configure(threads, gpu_memory_fraction=gpu_memory_fraction)
+    with backend_setup.gpu_memory_errors(gpu_memory_fraction):
+        if gpu_memory_fraction is not None:
+            backend_setup.require_gpu()
+        results, test_images = _evaluate_on_corruptions(params, inputs, log)
+    mean = float(np.mean([r["accuracy"] for r in results])) if results else float("nan")
+    report = {
+        "experiment": params["experiment"],
+        "trial": params["trial"],
+        "mean_corruption_accuracy": mean,
+        "corruptions": results,
+        "test_images": test_images,
+        "eval_seconds": round(time.monotonic() - started, 3),
+        "backend": backend_name,
+        "device": backend_setup.device_description(),
+        "versions": package_versions(),
+        "inputs_sha256": {
+            "model": file_digest(inputs["model"]),
+            **{Path(p).name: file_digest(p) for p in inputs["corrupted"].values()},
+        },
+        "params": params,
+    }
+    write_json(output, report)
+    log(f"mean corruption accuracy {mean:.4f} over {len(results)} corrupted sets of {test_images} images")
+    return report
+
+
+def _evaluate_on_corruptions(params: dict, inputs: dict, log: Callable[[str], None]) -> tuple[list[dict], int]:
+    """Accuracy and loss of the trained model on every corruption and severity; the test images per set."""
     import keras
 
-    from .train import EVAL_BATCH_SIZE, evaluate
+    from .train import eval_batch_size, evaluate, predictor
 
     all_labels = np.load(inputs["test_labels"])
     labels = all_labels[subset_indices(len(all_labels), params["test_size"], params["split_seed"])]
@@ -150,6 +180,7 @@ def evaluate_trial(
             f"cannot load the trained model {inputs['model']} ({type(error).__name__}: {error}); "
             "delete it and rerun to retrain the trial"
         ) from None
+    predict, batch = predictor(model, params["scale_inputs"]), eval_batch_size()  # compiled once, for every set
     results = []
     for name, corruption in params["corruptions"].items():
         path = inputs["corrupted"][name]
@@ -162,7 +193,7 @@ def evaluate_trial(
             )
         for i, (value, values) in enumerate(zip(corruption["severities"], severities, strict=True)):
             window = _RowWindow(rows, i * len(labels), len(labels))
-            result = evaluate(model, window, labels, EVAL_BATCH_SIZE, params["scale_inputs"])
+            result = evaluate(model, window, labels, batch, params["scale_inputs"], predict)
             results.append(
                 {
                     "corruption": name,
@@ -177,23 +208,4 @@ def evaluate_trial(
             )
             log(f"  {name} severity {i + 1} ({corruption['vary']}={value:g}): accuracy {result['accuracy']:.4f}")
         rows.close()
-    mean = float(np.mean([r["accuracy"] for r in results])) if results else float("nan")
-    report = {
-        "experiment": params["experiment"],
-        "trial": params["trial"],
-        "mean_corruption_accuracy": mean,
-        "corruptions": results,
-        "test_images": len(labels),
-        "eval_seconds": round(time.monotonic() - started, 3),
-        "backend": backend_name,
-        "device": backend_setup.device_description(),
-        "versions": package_versions(),
-        "inputs_sha256": {
-            "model": file_digest(inputs["model"]),
-            **{Path(p).name: file_digest(p) for p in inputs["corrupted"].values()},
-        },
-        "params": params,
-    }
-    write_json(output, report)
-    log(f"mean corruption accuracy {mean:.4f} over {len(results)} corrupted sets of {len(labels)} images")
-    return report
+    return results, len(labels)

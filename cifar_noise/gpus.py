@@ -78,7 +78,7 @@ def claim_gpu(
     if not gpus:
         smi = "nvidia-smi is not installed" if shutil.which("nvidia-smi") is None else "nvidia-smi -L lists none"
         raise StudyError(
-            "this training job asked for a GPU, but none is visible "
+            "this job asked for a GPU, but none is visible "
             f"(CUDA_VISIBLE_DEVICES={env.get('CUDA_VISIBLE_DEVICES', '<unset>')}, {smi}). Fix: run on a "
             "machine with a GPU and its driver, or train on the CPU by leaving out the GPU profile"
         )
@@ -107,3 +107,18 @@ def claim_gpu(
             )
         time.sleep(poll_seconds)
         waited += poll_seconds
+
+
+# Of its GPU's memory, the jobs sharing it take this much together (the rest: CUDA's own).
+GPU_MEMORY_SHARED = 0.9
+
+
+def claim_for_job(resources, log: Callable[[str], None] = print) -> float | None:
+    """For a job whose resources (Snakemake's ``resources``: gpu, gres, trials_per_gpu, as the GPU and
+    SLURM profiles set them) ask for a GPU: claim a slot before the backend starts and return this
+    job's share of the GPU's memory. None when the job runs on the CPU."""
+    if not asks_for_gpu(getattr(resources, "gpu", 0), getattr(resources, "gres", None)):
+        return None
+    trials_per_gpu = int(getattr(resources, "trials_per_gpu", 1))
+    claim_gpu(log=log, trials_per_gpu=trials_per_gpu)
+    return GPU_MEMORY_SHARED / trials_per_gpu

@@ -1,24 +1,27 @@
 """Training and evaluating one trial.
 
-Batches are streamed from the split's originals and the noise shards (uint8 on disk, converted
-to float32 one batch at a time), so memory stays bounded whatever the enlargement factor. After
-every epoch the model, its optimizer state and the history so far are checkpointed outside the
-rule's outputs; a rerun of a killed trial resumes from the last finished epoch and, because each
-epoch's order depends only on (seed, epoch), ends with the same numbers as an uninterrupted run.
+Two training loops, one per kind of backend, share everything else (inputs, checkpoints, metrics):
+
+- Keras on JAX (the GPU environment): the compiled engine of cifar_noise.engine, with the trial's
+  images on the device and many steps per call.
+- TensorFlow (the CPU default) and torch: Keras's own ``train_on_batch`` over batches streamed from
+  the split's originals and the noise shards (uint8 on disk, converted to float32 one batch at a
+  time), so memory stays bounded whatever the enlargement factor.
+
+Both visit an epoch's images in ``epoch_order(size, seed, epoch)``. After every epoch the model is
+checkpointed (cifar_noise.checkpoints), so a rerun of a killed trial resumes from the last
+finished epoch and ends with the numbers of an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import itertools
-import json
 import math
 import os
 import platform
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from . import backend as backend_setup
+from .checkpoints import Checkpoints, fingerprint
 from .cifar import CLASS_NAMES, NUM_CLASSES
+from .engine import to_inputs
 from .errors import StudyError
 from .fileio import atomic_path, file_digest, write_json, write_text
 from .identity import check_trial_inputs
@@ -35,8 +40,9 @@ from .provenance import git_commit, package_versions
 from .shards import NpyRows, TrainingImages
 
 # Test images per evaluation batch: memory, not results, depends on it, so it is no parameter of
-# a trial (changing a parameter retrains the trial).
+# a trial (changing a parameter retrains the trial). A GPU takes ten times more at once.
 EVAL_BATCH_SIZE = 1000
+GPU_EVAL_BATCH_SIZE = 10_000
 # The workflow's own folder (the package lives in it): its git commit is recorded with each trial.
 WORKFLOW_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,13 +50,6 @@ WORKFLOW_DIR = Path(__file__).resolve().parent.parent
 def epoch_order(size: int, seed: int, epoch: int) -> np.ndarray:
     """The order in which epoch ``epoch`` visits the ``size`` training images."""
     return np.random.default_rng(np.random.SeedSequence([seed, epoch])).permutation(size)
-
-
-def to_inputs(images: np.ndarray, scale: bool) -> np.ndarray:
-    x = images.astype(np.float32)
-    if scale:
-        x *= np.float32(1.0 / 255.0)
-    return x
 
 
 def one_hot(labels: np.ndarray) -> np.ndarray:
@@ -102,17 +101,103 @@ class BatchStream:
                     worker.join(0.05)
 
 
-def evaluate(model, images: NpyRows, labels: np.ndarray, batch_size: int, scale: bool) -> dict:
-    """Test-set loss (cross-entropy + the model's regularisation, as Keras reports it),
-    accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted)."""
+def check_finite(loss_sum: float, epoch: int) -> None:
+    if not math.isfinite(loss_sum):
+        raise StudyError(
+            f"training diverged (loss {loss_sum}) in epoch {epoch + 1}; lower the learning rate or check scale_inputs"
+        )
+
+
+class Progress:
+    """The progress lines of one epoch, at most one every ``seconds``."""
+
+    def __init__(self, epoch: int, epochs: int, images: int, seconds: float, log: Callable[[str], None]):
+        self.epoch, self.epochs, self.images, self.seconds, self.log = epoch, epochs, images, seconds, log
+        self.start = self.last = time.monotonic()
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last > self.seconds
+
+    def __call__(self, seen: int, loss_sum: float) -> None:
+        check_finite(loss_sum, self.epoch)
+        self.last = time.monotonic()
+        rate = seen / (self.last - self.start)
+        self.log(
+            f"  epoch {self.epoch + 1}/{self.epochs}: {seen}/{self.images} images, "
+            f"loss {loss_sum / seen:.4f}, {rate:.0f} images/s"
+        )
+
+
+class StreamingLoop:
+    """Keras's own ``train_on_batch`` over batches streamed from disk (TensorFlow and torch)."""
+
+    def __init__(self, model, images: TrainingImages, batch_size: int, seed: int, scale: bool):
+        self.model, self.stream = model, BatchStream(images, batch_size, seed, scale)
+
+    def epoch(self, epoch: int, max_steps: int | None, progress: Progress) -> tuple[int, float, float]:
+        """Train one epoch (at most ``max_steps`` steps); return (images, loss sum, correct sum)."""
+        seen, loss_sum, correct_sum = 0, 0.0, 0.0
+        for x, y in itertools.islice(self.stream.epoch(epoch), max_steps):
+            loss, accuracy = self.model.train_on_batch(x, y)
+            seen += len(x)
+            loss_sum += float(loss) * len(x)
+            correct_sum += float(accuracy) * len(x)
+            check_finite(loss_sum, epoch)
+            if progress.due():
+                progress(seen, loss_sum)
+        return seen, loss_sum, correct_sum
+
+    def sync_model(self) -> None:
+        """The model's variables are always up to date here."""
+
+
+def training_loop(model, images: TrainingImages, params: dict):
+    """The compiled engine on JAX; Keras's own loop on the other backends."""
     import keras
 
+    if keras.backend.backend() != "jax":
+        return StreamingLoop(model, images, params["batch_size"], params["train_seed"], params["scale_inputs"])
+    from .engine import CompiledLoop
+
+    everything, _ = images.read(np.arange(len(images)))  # onto the device, once
+    return CompiledLoop(
+        model,
+        everything,
+        images.labels,
+        params["batch_size"],
+        lambda epoch: epoch_order(len(images), params["train_seed"], epoch),
+        params["scale_inputs"],
+    )
+
+
+def predictor(model, scale: bool) -> Callable[[np.ndarray], np.ndarray]:
+    """uint8 images -> class probabilities: compiled on the device on JAX, ``predict_on_batch`` else."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        from .engine import compiled_predict
+
+        return compiled_predict(model, scale)
+    return lambda images: model.predict_on_batch(to_inputs(images, scale))
+
+
+def eval_batch_size() -> int:
+    return GPU_EVAL_BATCH_SIZE if backend_setup.gpu_names() else EVAL_BATCH_SIZE
+
+
+def evaluate(model, images: NpyRows, labels: np.ndarray, batch_size: int, scale: bool, predict=None) -> dict:
+    """Test-set loss (cross-entropy + the model's regularisation, as Keras reports it),
+    accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted).
+    ``predict``: the model's :func:`predictor`, where the caller evaluates it on several sets."""
+    import keras
+
+    predict = predict or predictor(model, scale)
     labels = np.asarray(labels, dtype=np.int64)
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     cross_entropy = 0.0
     for start in range(0, len(images), batch_size):
         stop = min(start + batch_size, len(images))
-        probs = np.asarray(model.predict_on_batch(to_inputs(images.read_range(start, stop), scale)), np.float64)
+        probs = np.asarray(predict(images.read_range(start, stop)), np.float64)
         truth = labels[start:stop]
         probs /= probs.sum(axis=1, keepdims=True)
         # categorical cross-entropy as Keras computes it: probabilities clipped to [eps, 1 - eps]
@@ -132,92 +217,6 @@ def evaluate(model, images: NpyRows, labels: np.ndarray, batch_size: int, scale:
     }
 
 
-class Checkpoints:
-    """Per-epoch checkpoints of one trial, valid only for the exact same parameters, inputs and Keras.
-
-    ``state.json`` names the model file of the last finished epoch and records its sha256, so a
-    truncated, torn or replaced model file is noticed before Keras reads it. A checkpoint that
-    cannot be trusted is not resumed: the log says why and the trial starts from epoch 1 (only the
-    last finished epoch is kept, so there is no older good one to fall back to).
-    """
-
-    def __init__(self, folder: str | os.PathLike, fingerprint: str, log: Callable[[str], None] = print):
-        self.folder = Path(folder)
-        self.fingerprint = fingerprint
-        self.state_file = self.folder / "state.json"
-        self.log = log
-
-    @staticmethod
-    def versions() -> dict:
-        """What wrote a checkpoint: another Keras or backend may read it differently (or not at all)."""
-        import keras
-
-        return {"keras": keras.__version__, "backend": keras.backend.backend()}
-
-    def _discard(self, why: str) -> None:
-        self.log(f"not resuming from the checkpoint in {self.folder}: {why}; starting from epoch 1")
-
-    def load(self):
-        """(model, state) of the last finished epoch, or None: nothing to resume, or a checkpoint
-        that cannot be trusted (said in the log)."""
-        import keras
-
-        if not self.state_file.exists():
-            return None
-        try:
-            state = json.loads(self.state_file.read_text())
-            if not isinstance(state, dict):
-                raise ValueError("not a JSON object")
-            name, digest = state["model_file"], state["model_sha256"]
-            if Path(name).name != name or len(state["history"]) != state["epoch"]:
-                raise ValueError("inconsistent fields")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            return self._discard(f"state.json cannot be read ({exc})")
-        if state.get("fingerprint") != self.fingerprint:
-            return self._discard("it was written for other parameters or inputs")
-        if state.get("versions") != self.versions():
-            return self._discard(f"it was written by {state.get('versions')}, this is {self.versions()}")
-        model_file = self.folder / name
-        try:
-            actual = file_digest(model_file)
-        except OSError as exc:
-            return self._discard(f"its model file cannot be read ({exc.strerror or exc})")
-        if actual != digest:
-            return self._discard(f"{name} is not the file state.json recorded (truncated, torn or replaced)")
-        try:
-            model = keras.saving.load_model(model_file)
-        except Exception as exc:  # whatever Keras makes of a file it cannot read: start afresh
-            first_line = (str(exc).splitlines() or [""])[0][:200]
-            return self._discard(f"Keras cannot load {name} ({type(exc).__name__}: {first_line})")
-        return model, state
-
-    def save(self, model, state: dict) -> None:
-        model_file = self.folder / f"epoch-{state['epoch']:04d}.keras"
-        with atomic_path(model_file, suffix=".keras") as tmp:
-            model.save(tmp)
-        write_json(
-            self.state_file,
-            {
-                **state,
-                "fingerprint": self.fingerprint,
-                "versions": self.versions(),
-                "model_file": model_file.name,
-                "model_sha256": file_digest(model_file),
-            },
-        )
-        for old in self.folder.glob("epoch-*.keras"):  # only after the state names the new file
-            if old.name != model_file.name:
-                old.unlink(missing_ok=True)
-
-    def clear(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _fingerprint(params: dict, digests: dict) -> str:
-    blob = json.dumps({"params": params, "inputs": digests}, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()
-
-
 # history.csv's columns, in this order whether or not the trial resumed (a checkpoint's rows come
 # back from JSON with their keys sorted)
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "images", "seconds", "images_per_second", "val_loss", "val_accuracy")
@@ -230,6 +229,45 @@ def _history_csv(history: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(history)
     return out.getvalue()
+
+
+def _input_digests(inputs: dict, identities: dict | None) -> dict:
+    """The sha256 of every input, checked against the records of the split and the shards."""
+    digests = {
+        Path(p).name if key == "shards" else key: file_digest(p)
+        for key, paths in inputs.items()
+        for p in (paths if key == "shards" else [paths])
+    }
+    if identities is not None:  # another trial's split or another shard trains to wrong numbers
+        check_trial_inputs(inputs, digests, identities)
+    return digests
+
+
+def _start_or_resume(params: dict, checkpoints: Checkpoints, log: Callable[[str], None]):
+    """(model, state): the last checkpoint's, or a new model at epoch 0."""
+    import keras
+
+    from .models import build_model
+
+    keras.utils.set_random_seed(params["train_seed"])
+    resumed = checkpoints.load()
+    if resumed:
+        log(f"resuming from the checkpoint after epoch {resumed[1]['epoch']} in {checkpoints.folder}")
+        return resumed
+    model = build_model(params["architecture"], params["train_seed"], params["precision"])
+    return model, {"epoch": 0, "history": [], "train_seconds": 0.0}
+
+
+def _open_data(inputs: dict, params: dict) -> tuple[TrainingImages, NpyRows, np.ndarray]:
+    train = TrainingImages(
+        inputs["train_images"], np.load(inputs["train_labels"]), inputs.get("shards", []), params["shard_size"]
+    )
+    if len(train) != params["train_size"] * params["enlarge"]:
+        raise StudyError(
+            f"found {len(train)} training images, expected {params['train_size']} x "
+            f"{params['enlarge']}; delete the trial's shards and rerun"
+        )
+    return train, NpyRows(inputs["test_images"]), np.load(inputs["test_labels"])
 
 
 def run_trial(
@@ -256,95 +294,54 @@ def run_trial(
     """
     started = time.monotonic()
     backend_name = backend_setup.configure(threads, gpu_memory_fraction=gpu_memory_fraction)
-    if gpu:  # before anything is read or written
-        backend_setup.require_gpu()
-    import keras
-
-    from .models import build_model
-
-    digests = {
-        Path(p).name if key == "shards" else key: file_digest(p)
-        for key, paths in inputs.items()
-        for p in (paths if key == "shards" else [paths])
-    }
-    if identities is not None:  # another trial's split or another shard trains to wrong numbers
-        check_trial_inputs(inputs, digests, identities)
-    checkpoints = Checkpoints(checkpoint_dir, _fingerprint(params, digests), log)
-
-    keras.utils.set_random_seed(params["train_seed"])
-    resumed = checkpoints.load()
-    if resumed:
-        model, state = resumed
-        log(f"resuming from the checkpoint after epoch {state['epoch']} in {checkpoint_dir}")
-    else:
-        model = build_model(params["architecture"], params["train_seed"])
-        state = {"epoch": 0, "history": [], "train_seconds": 0.0}
-    resumed_from = state["epoch"]
-
-    labels = np.load(inputs["train_labels"])
-    train = TrainingImages(inputs["train_images"], labels, inputs.get("shards", []), params["shard_size"])
-    test = NpyRows(inputs["test_images"])
-    test_labels = np.load(inputs["test_labels"])
-    if len(train) != params["train_size"] * params["enlarge"]:
-        raise StudyError(
-            f"found {len(train)} training images, expected {params['train_size']} x "
-            f"{params['enlarge']}; delete the trial's shards and rerun"
-        )
-    stream = BatchStream(train, params["batch_size"], params["train_seed"], params["scale_inputs"])
-    device = backend_setup.device_description()
-    log(
-        f"{params['experiment']} trial {params['trial']}: {params['architecture']} on {len(train)} images "
-        f"({params['train_size']} x {params['enlarge']}, noise {params['noise']}), {len(test)} test images, "
-        f"{params['epochs']} epochs of {stream.steps()} steps; backend {backend_name}, {device}"
-    )
-
-    for epoch in range(state["epoch"], params["epochs"]):
-        epoch_start = time.monotonic()
-        last_report = epoch_start
-        seen, loss_sum, correct_sum = 0, 0.0, 0.0
-        for x, y in itertools.islice(stream.epoch(epoch), max_steps_per_epoch):
-            loss, accuracy = model.train_on_batch(x, y)
-            seen += len(x)
-            loss_sum += float(loss) * len(x)
-            correct_sum += float(accuracy) * len(x)
-            if not math.isfinite(loss_sum):
-                raise StudyError(
-                    f"training diverged (loss {loss}) in epoch {epoch + 1}; "
-                    "lower the learning rate or check scale_inputs"
-                )
-            if time.monotonic() - last_report > progress_seconds:
-                last_report = time.monotonic()
-                rate = seen / (last_report - epoch_start)
-                log(
-                    f"  epoch {epoch + 1}/{params['epochs']}: {seen}/{len(train)} images, "
-                    f"loss {loss_sum / seen:.4f}, {rate:.0f} images/s"
-                )
-        seconds = time.monotonic() - epoch_start
-        row = {
-            "epoch": epoch + 1,
-            "loss": loss_sum / seen,
-            "accuracy": correct_sum / seen,
-            "images": seen,
-            "seconds": round(seconds, 3),
-            "images_per_second": round(seen / seconds, 1),
-        }
-        if params["evaluate_every_epoch"]:
-            result = evaluate(model, test, test_labels, EVAL_BATCH_SIZE, params["scale_inputs"])
-            row.update(val_loss=result["loss"], val_accuracy=result["accuracy"])
+    with backend_setup.gpu_memory_errors(gpu_memory_fraction):
+        if gpu:  # before anything is read or written
+            backend_setup.require_gpu()
+        digests = _input_digests(inputs, identities)
+        checkpoints = Checkpoints(checkpoint_dir, fingerprint(params, digests), log)
+        model, state = _start_or_resume(params, checkpoints, log)
+        resumed_from = state["epoch"]
+        train, test, test_labels = _open_data(inputs, params)
+        loop = training_loop(model, train, params)
+        device = backend_setup.device_description()
         log(
-            f"epoch {epoch + 1}/{params['epochs']}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}"
-            + (f", val_accuracy {row['val_accuracy']:.4f}" if "val_accuracy" in row else "")
-            + f" ({row['images_per_second']:.0f} images/s, {seconds:.0f} s)"
+            f"{params['experiment']} trial {params['trial']}: {params['architecture']} on {len(train)} images "
+            f"({params['train_size']} x {params['enlarge']}, noise {params['noise']}), {len(test)} test images, "
+            f"{params['epochs']} epochs of {math.ceil(len(train) / params['batch_size'])} steps, "
+            f"{params['precision']}; backend {backend_name} ({type(loop).__name__}), {device}"
         )
-        state = {
-            "epoch": epoch + 1,
-            "history": state["history"] + [row],
-            "train_seconds": state["train_seconds"] + seconds,
-        }
-        checkpoints.save(model, state)
-
-    eval_start = time.monotonic()
-    final = evaluate(model, test, test_labels, EVAL_BATCH_SIZE, params["scale_inputs"])
+        batch = eval_batch_size()
+        for epoch in range(state["epoch"], params["epochs"]):
+            epoch_start = time.monotonic()
+            progress = Progress(epoch, params["epochs"], len(train), progress_seconds, log)
+            seen, loss_sum, correct_sum = loop.epoch(epoch, max_steps_per_epoch, progress)
+            check_finite(loss_sum, epoch)
+            loop.sync_model()
+            seconds = time.monotonic() - epoch_start
+            row = {
+                "epoch": epoch + 1,
+                "loss": loss_sum / seen,
+                "accuracy": correct_sum / seen,
+                "images": seen,
+                "seconds": round(seconds, 3),
+                "images_per_second": round(seen / seconds, 1),
+            }
+            if params["evaluate_every_epoch"]:
+                result = evaluate(model, test, test_labels, batch, params["scale_inputs"])
+                row.update(val_loss=result["loss"], val_accuracy=result["accuracy"])
+            log(
+                f"epoch {epoch + 1}/{params['epochs']}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}"
+                + (f", val_accuracy {row['val_accuracy']:.4f}" if "val_accuracy" in row else "")
+                + f" ({row['images_per_second']:.0f} images/s, {seconds:.0f} s)"
+            )
+            state = {
+                "epoch": epoch + 1,
+                "history": state["history"] + [row],
+                "train_seconds": state["train_seconds"] + seconds,
+            }
+            checkpoints.save(model, state)
+        eval_start = time.monotonic()
+        final = evaluate(model, test, test_labels, batch, params["scale_inputs"])
     eval_seconds = time.monotonic() - eval_start
     train.close()
     test.close()

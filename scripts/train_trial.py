@@ -1,19 +1,12 @@
 """Train and evaluate one trial (see cifar_noise.train)."""
 
 from cifar_noise import job
-from cifar_noise.gpus import asks_for_gpu, claim_gpu
+from cifar_noise.gpus import claim_for_job
 from cifar_noise.train import run_trial
-
-# Of its GPU's memory, the trials sharing it take this much together (the rest: CUDA's own).
-GPU_MEMORY_SHARED = 0.9
 
 
 def main(snakemake):
-    resources = snakemake.resources  # gpu, gres and trials_per_gpu come from the GPU and SLURM profiles
-    gpu = asks_for_gpu(getattr(resources, "gpu", 0), getattr(resources, "gres", None))
-    trials_per_gpu = int(getattr(resources, "trials_per_gpu", 1))
-    if gpu:  # before the backend starts: take a slot of a GPU of our own
-        claim_gpu(log=job.log, trials_per_gpu=trials_per_gpu)
+    memory_fraction = claim_for_job(snakemake.resources, log=job.log)  # None: trains on the CPU
     inputs = {name: snakemake.input[name] for name in ("train_images", "train_labels", "test_images", "test_labels")}
     inputs["shards"] = list(snakemake.input.shards)
     outputs = {name: snakemake.output[name] for name in ("model", "history", "metrics")}
@@ -30,8 +23,8 @@ def main(snakemake):
         snakemake.params.checkpoint_dir,
         threads=snakemake.threads,
         log=job.log,
-        gpu=gpu,
-        gpu_memory_fraction=GPU_MEMORY_SHARED / trials_per_gpu if gpu else None,
+        gpu=memory_fraction is not None,
+        gpu_memory_fraction=memory_fraction,
         identities=identities,
     )
 

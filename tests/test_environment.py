@@ -13,8 +13,8 @@ def pins(lines) -> dict[str, str]:
     found = {}
     for line in lines:
         line = line.split("#")[0].strip()
-        if match := re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)", line):
-            found[match.group(1).lower().replace("_", "-")] = match.group(2)
+        if match := re.fullmatch(r"([A-Za-z0-9_.\-]+)(\[[\w,]+\])?==([^\s;]+)", line):  # extras aside
+            found[match.group(1).lower().replace("_", "-")] = match.group(3)
     return found
 
 
@@ -29,14 +29,14 @@ def test_requirements_in_matches_the_lock():
     assert {name: locked.get(name) for name in direct} == direct
 
 
-def test_gpu_lock_is_the_cpu_lock_with_cuda_torch_instead_of_tensorflow():
+def test_gpu_lock_is_the_cpu_lock_with_cuda_jax_instead_of_tensorflow():
     cpu, gpu = lock(), lock("requirements-gpu.lock")
     direct = pins((REPO / "requirements.in").read_text().splitlines())
     direct.pop("tensorflow")
     direct.update(pins((REPO / "requirements-gpu.in").read_text().splitlines()))
     assert {name: gpu.get(name) for name in direct} == direct
-    assert "tensorflow" not in gpu and "torch" in gpu
-    assert any(name.startswith("nvidia-cudnn") for name in gpu)  # PyPI's torch for Linux is the CUDA build
+    assert "tensorflow" not in gpu and "jax-cuda13-plugin" in gpu and gpu["jaxlib"] == gpu["jax-cuda13-plugin"]
+    assert any(name.startswith("nvidia-cudnn") for name in gpu)  # jax[cuda13] brings CUDA as NVIDIA's wheels
     shared = set(cpu) & set(gpu)
     assert {name: gpu[name] for name in shared} == {name: cpu[name] for name in shared}
 
@@ -45,7 +45,7 @@ def test_gpu_lock_is_the_cpu_lock_with_cuda_torch_instead_of_tensorflow():
     "env_file, lock_file, backend",
     [
         ("study.yaml", "requirements.lock", "tensorflow"),
-        ("study-gpu.yaml", "requirements-gpu.lock", "torch"),
+        ("study-gpu.yaml", "requirements-gpu.lock", "jax"),
         ("report.yaml", "requirements.lock", None),
     ],
 )

@@ -46,6 +46,9 @@ def assert_stopped_cleanly(workdir, result, log, message) -> str:
     assert f"ERROR: {lines[0].removeprefix('Error in rule train_trial: ')}" in log
     assert not [name for name in ("metrics.json", "history.csv", "model.keras") if (workdir / TRIAL / name).exists()]
     assert not list((workdir / "results/checkpoints").rglob("*"))
+    # not retried (the default config retries a failed training job once): a retry cannot help
+    attempts = sorted(p.name for p in (workdir / "results/logs/train_trial/baseline").glob("trial-01.attempt-*.log"))
+    assert attempts == ["trial-01.attempt-1.log"], attempts
     return lines[0]
 
 
@@ -62,6 +65,7 @@ def test_a_gpu_job_without_a_gpu_stops_with_one_clear_line(tmp_path, tiny_archiv
 def test_a_gpu_the_backend_cannot_see_is_refused_too(tmp_path, tiny_archive):
     result, log = run_gpu_trial(tmp_path, tiny_archive, CUDA_VISIBLE_DEVICES="0")  # a GPU that is not there
     line = assert_stopped_cleanly(tmp_path, result, log, "the Keras backend tensorflow sees none")
+    assert "KERAS_BACKEND=jax" in line
     assert "CUDA_VISIBLE_DEVICES=0" in line and "make setup GPU=1" in line
     assert (tmp_path / "locks/gpu-0.slot-0.lock").exists()  # the claim itself succeeded
 

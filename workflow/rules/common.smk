@@ -25,8 +25,15 @@ def trains_on_gpu():
     return asks_for_gpu(given.get("gpu", 0), given.get("gres"))
 
 
-# With --sdm conda, GPU training gets the environment with a CUDA build of PyTorch instead.
+# With --sdm conda, GPU training gets the environment with JAX's CUDA build instead.
 TRAIN_ENV = "../../envs/study-gpu.yaml" if trains_on_gpu() else ENV
+
+
+def training_retries():
+    """How often a failed training job is retried. Not at all when it trains on this machine's GPUs:
+    what fails there (no GPU, a GPU without room for the trial) fails again, and nothing preempts
+    a local job. On a cluster a retry resumes from the checkpoint, maybe on another node."""
+    return 0 if trains_on_gpu() and workflow.local_exec else CONFIG["training"]["retries"]
 
 
 def scaled(base):

@@ -35,7 +35,10 @@ rule evaluate_trial:
     conda:
         TRAIN_ENV
     threads: 2  # a default; profiles change it with set-threads
+    # Like training, a runtime setting: profiles/gpu gives each evaluation a slot of a GPU.
     resources:
+        gpu=0,
+        trials_per_gpu=1,
         mem_mb=scaled(3000),
         runtime=scaled(30),
     params:

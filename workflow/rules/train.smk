@@ -9,9 +9,9 @@ rule train_trial:
         f"{RESULTS}/logs/train_trial/{{experiment}}/trial-{{trial}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_trial/{{experiment}}/trial-{{trial}}.tsv"
-    # A failed or preempted trial is retried once with more memory and time; it resumes from
-    # its last per-epoch checkpoint.
-    retries: CONFIG["training"]["retries"]
+    # A failed or preempted trial is retried with more memory and time; it resumes from its last
+    # per-epoch checkpoint (see training_retries).
+    retries: training_retries()
     conda:
         TRAIN_ENV
     threads: 2  # a default; profiles change it with set-threads

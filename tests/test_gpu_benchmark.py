@@ -43,15 +43,22 @@ def test_gpu_benchmark_script_runs_end_to_end_on_the_cpu(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-4000:]
     results = json.loads(out.with_suffix(".json").read_text())
-    assert [(r["architecture"], r["batch"]) for r in results["single"]] == [
-        ("seed_a", 128),
-        ("seed_a", 512),
-        ("seed_b", 128),
-        ("seed_b", 512),
-    ]
-    assert all(r["images_per_second"] > 0 and r["device"].startswith("CPU") for r in results["single"])
-    assert [len(r["images_per_second_each"]) for r in results["concurrent"]] == [1, 2]
-    assert results["study"]["finished"] and results["study"]["trials_done"] == results["study"]["trials_planned"] == 3
+    assert results["status"] == "finished"
+    trials = [(t["architecture"], t["batch"], t["precision"], t["steps"]) for t in results["trials"]]
+    assert trials[:8] == [
+        (a, b, p, 1) for a in ("seed_a", "seed_b") for p in ("float32", "bfloat16") for b in (128, 512)
+    ]  # one step a call on the CPU, whatever the sweep asks (the last two rows)
+    assert all(t["images_per_second"] > 0 and t["device"].startswith("CPU") for t in results["trials"])
+    assert {t["backend"] for t in results["trials"]} == {"jax"}
+    assert results["flops_per_image"]["seed_a"] == pytest.approx(249.7e6, rel=1e-3)  # 6 x 41.6 M multiply-adds
+    assert set(results["ceiling"]["matmul_flops"]) == {"size", "bfloat16", "float32"}
+    assert len(results["ceiling"]["train"]) == 4 and all(
+        c["images_per_second"] > 0 for c in results["ceiling"]["train"]
+    )
+    assert [f["backend"] for f in results["fit"]] == ["jax", "torch"]  # torch is not installed here: its error is kept
+    assert [len(r["each"]) for r in results["concurrent"]] == [1, 2]
+    study = results["study"]
+    assert study["finished"] and study["trials_done"] == study["trials_planned"] == 3
     report = out.with_suffix(".md").read_text()
     assert "CPU smoke run of the script: these are not GPU figures" in report
-    assert "3 of 3 trials" in report
+    assert "3 of 3 trials" in report and "Run: **finished**" in report

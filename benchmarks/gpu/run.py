@@ -1,22 +1,23 @@
-"""The GPU measurement: training speed on one GPU and the full default study's wall time.
+"""The GPU measurement, side by side in one run (README: Performance):
 
-    KERAS_BACKEND=torch python benchmarks/gpu/run.py          (a GPU machine, the GPU environment)
-    python benchmarks/gpu/run.py --cpu --quick --study-config tests/gpu_smoke.yaml   (smoke run, CPU)
+    python benchmarks/gpu/run.py                          (a GPU machine, the GPU environment)
+    python benchmarks/gpu/run.py --archive cifar-10-python.tar.gz --parts f   (the study alone)
+    python benchmarks/gpu/run.py --cpu --quick --study-config tests/...     (smoke run on the CPU)
 
-Speed does not depend on pixel values, so the data is a synthetic archive in CIFAR-10's exact
-format and sizes (50,000 + 10,000 images), written here by the tests' own fixture code; accuracy
-is measured elsewhere, on the real archive. In one run:
+a. the workflow's own trial (``run_trial``, Keras on JAX, the compiled engine): seed_a and seed_b,
+   batch 128 and 512, float32 and bfloat16, and seed_a at batch 128 with 1 and 8 steps per call;
+b. what a researcher would write: ``model.fit`` on in-memory float32 arrays, Keras on JAX and
+   Keras on torch, each compiled (jit_compile=True);
+c. a ceiling: a hand-written JAX training loop of seed_a (jit + lax.scan, images on the GPU);
+d. the GPU's matrix-product rate, measured in the same run; every training figure is also given
+   as a share of it, from the one FLOP count (cifar_noise.models.flops_per_image);
+e. 1, 2, 4 and 8 seed_a trials sharing the GPU;
+f. the full default study by Snakemake with profiles/gpu, from the archive to the report.
 
-1. ``seed_a`` and ``seed_b`` training images/s at batch 128 and 512, one trial on the GPU
-   (the workflow's own ``run_trial``: uint8 shards streamed, ``train_on_batch``), and the
-   evaluation's images/s;
-2. images/s summed over 1, 2, 4 and 8 concurrent ``seed_a`` trials sharing the GPU;
-3. the wall time of the full default study (config.yaml) run by Snakemake with
-   ``--workflow-profile profiles/gpu`` and the best number of trials per GPU from step 2.
-
-Every figure is written to benchmarks/gpu/results.md and .json as soon as it is measured, so a run
-cut short still leaves what it measured. ``--deadline`` stops the study (and says so) rather than
-let the run be killed.
+Speed does not depend on pixel values, so a-e train on random images in CIFAR-10's shapes (a
+shard of Gaussian copies too, as the workflow writes it); f uses ``--archive`` (the real one for
+the study's numbers) or a synthetic archive. Every figure is written to OUT.md and OUT.json as soon
+as it is measured; ``status`` says how far a run got. ``--deadline`` stops the study in time.
 """
 
 from __future__ import annotations
@@ -29,15 +30,21 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks"), str(Path(__file__).resolve().parent)]
+
+from children import ChildFailed, child_main, run_child, run_children  # noqa: E402
 
 from cifar_noise.provenance import cpu_name, package_versions  # noqa: E402
 
-STUDY_GOAL_SECONDS = 600  # the issue's goal: the full default study in 10 minutes on one H200
+STUDY_GOAL_SECONDS = 300  # the goal: the full default study, evaluation included, in 5 minutes on one H200
+PARTS = "abcdef"
 
 
 def log(message: str) -> None:
@@ -45,134 +52,152 @@ def log(message: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# data
+# children (each in its own process: its own backend, GPU context and memory share)
 
 
-def write_synthetic_archive(path: Path, train: int, test: int) -> None:
-    from fixtures import write_tiny_archive  # the tests' CIFAR-format writer
+def trial_params(spec: dict) -> dict:
+    """The workflow's own parameters for a benchmark trial (cifar_noise.config.Study)."""
+    from cifar_noise.config import Study
 
-    write_tiny_archive(path, train=train, test=test, seed=0)
-
-
-def prepare_trial_data(archive: Path, folder: Path, train_size: int, test_size: int) -> dict:
-    """A split (the archive's first images) and one shard of Gaussian copies, as the workflow's."""
-    from cifar_noise.cifar import read_archive
-    from cifar_noise.fileio import save_npy
-    from cifar_noise.shards import build_shard, write_shard
-
-    data = read_archive(archive)
-    inputs = {
-        "train_images": folder / "train_images.npy",
-        "train_labels": folder / "train_labels.npy",
-        "test_images": folder / "test_images.npy",
-        "test_labels": folder / "test_labels.npy",
+    experiment = {
+        "train_size": spec["train_size"],
+        "test_set": "official",
+        "architecture": spec["architecture"],
+        "noise": "gaussian",
+        "enlarge": spec["enlarge"],
+        "epochs": spec["epochs"],
+        "batch_size": spec["batch"],
+        "trials": 1,
     }
-    save_npy(inputs["train_images"], data.train_images[:train_size])
-    save_npy(inputs["train_labels"], data.train_labels[:train_size])
-    save_npy(inputs["test_images"], data.test_images[:test_size])
-    save_npy(inputs["test_labels"], data.test_labels[:test_size])
-    shard = folder / "shard-0000.npy"
-    write_shard(
-        shard,
-        build_shard(
-            data.train_images[:train_size],
-            0,
-            2,
-            train_size,
-            "gaussian",
-            {"sigma": 20.0},
-            noise_seed=1,
-            threads=os.cpu_count() or 1,
-        ),
+    config = {
+        "shards": {"size": spec["train_size"]},
+        "training": {"precision": spec["precision"]},
+        "matched_baselines": False,
+        "experiments": {"bench": experiment},
+    }
+    return Study(config).trial_params("bench", 1)
+
+
+def child_trials(spec: dict) -> list[dict]:
+    """run_trial for each of spec["trials"] in turn; the last epoch's speed (the first compiles)."""
+    from cifar_noise import engine
+    from cifar_noise.models import flops_per_image
+    from cifar_noise.train import run_trial
+
+    results = []
+    for i, trial in enumerate(spec["trials"]):
+        engine.GPU_STEPS_PER_CALL = trial.get("steps", engine.GPU_STEPS_PER_CALL)
+        out = Path(spec["out"]) / str(i)
+        metrics = run_trial(
+            trial_params({**spec["data"], **trial}),
+            spec["inputs"],
+            {name: out / name for name in ("model", "history", "metrics")},
+            out / "checkpoints",
+            threads=2,
+            log=lambda _: None,
+            gpu=spec["gpu"],
+            gpu_memory_fraction=spec.get("memory_fraction"),
+        )
+        last = json.loads((out / "metrics").read_text())  # the same record, from disk
+        history = (out / "history").read_text().splitlines()
+        images, seconds = (float(v) for v in history[-1].split(",")[3:5])
+        results.append(
+            {
+                **trial,
+                "steps": engine.steps_per_call(),
+                "images_per_second": images / seconds,
+                "eval_images_per_second": metrics["test_images"] / metrics["eval_seconds"],
+                "flops_per_image": flops_per_image(trial["architecture"]),
+                "test_accuracy": last["val_accuracy"],
+                "device": metrics["device"],
+                "backend": metrics["backend"],
+            }
+        )
+    return results
+
+
+def child_fit(spec: dict) -> dict:
+    """A plain model.fit on in-memory float32 arrays, compiled; the second epoch's speed."""
+    import keras
+
+    from cifar_noise.backend import device_description
+    from cifar_noise.models import build_model
+
+    images = np.load(spec["inputs"]["train_images"])
+    x = images.astype(np.float32) / 255
+    y = keras.utils.to_categorical(np.load(spec["inputs"]["train_labels"]), 10)
+    model = build_model(spec["architecture"], 1)
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"], jit_compile=True)
+    times = []
+    timer = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda *_: times.append(time.perf_counter()),
+        on_epoch_end=lambda *_: times.append(time.perf_counter()),
     )
-    return {**{k: str(v) for k, v in inputs.items()}, "shards": [str(shard)]}
+    model.fit(x, y, batch_size=spec["batch"], epochs=2, verbose=0, callbacks=[timer])
+    return {
+        "backend": keras.backend.backend(),
+        "images_per_second": len(x) / (times[3] - times[2]),
+        "device": device_description(),
+    }
+
+
+def child_ceiling(spec: dict) -> dict:
+    import ceiling
+
+    result = {"matmul_flops": ceiling.matmul_rates(*spec.get("matmul", ()))}
+    result["train"] = [
+        {
+            "dtype": dtype,
+            "batch": batch,
+            "images_per_second": ceiling.train_rate(batch, spec["steps"], dtype, *spec.get("size", ())),
+        }
+        for dtype in ("float32", "bfloat16")
+        for batch in spec.get("batches", (128, 512))
+    ]
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
-# one trial in a child process (so that each has its own backend, GPU context and memory cap)
+# data
 
 
-def trial_params(architecture: str, batch: int, train_size: int) -> dict:
-    return {
-        "experiment": f"bench-{architecture}-b{batch}",
-        "trial": 1,
-        "train_size": train_size,
-        "test_set": "official",
-        "test_size": None,
-        "architecture": architecture,
-        "noise": "gaussian",
-        "noise_params": {"sigma": 20.0},
-        "enlarge": 2,
-        "epochs": 2,
-        "batch_size": batch,
-        "shuffle": "paired",
-        "scale_inputs": True,
-        "evaluate_every_epoch": False,
-        "shard_size": train_size,
-        "seed": 1,
-        "split_seed": 1,
-        "noise_seed": 1,
-        "train_seed": 1,
+def prepare_trial_data(folder: Path, train_size: int, enlarge: int, test_size: int) -> dict:
+    """A split of random images and its Gaussian copies, written as the workflow writes them."""
+    from cifar_noise.fileio import save_npy
+    from cifar_noise.shards import build_shard, write_shard
+
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train_images": rng.integers(0, 256, (train_size, 32, 32, 3), dtype=np.uint8),
+        "train_labels": rng.integers(0, 10, train_size).astype(np.uint8),
+        "test_images": rng.integers(0, 256, (test_size, 32, 32, 3), dtype=np.uint8),
+        "test_labels": rng.integers(0, 10, test_size).astype(np.uint8),
     }
+    inputs = {}
+    for name, array in arrays.items():
+        inputs[name] = str(folder / f"{name}.npy")
+        save_npy(inputs[name], array)
+    inputs["shards"] = []
+    for shard in range(enlarge - 1):
+        copies = build_shard(arrays["train_images"], shard, enlarge, train_size, "gaussian", {"sigma": 20.0}, 1, 8)
+        inputs["shards"].append(str(folder / f"shard-{shard:04d}.npy"))
+        write_shard(inputs["shards"][-1], copies)
+    return inputs
 
 
-def child_trial(spec: dict) -> dict:
-    """Two short epochs (the first pays for start-up and compilation; the second is measured)."""
-    from cifar_noise.train import run_trial
+def synthetic_archive(path: Path, train: int, test: int) -> None:
+    from cifar_noise.cifar import Cifar10, write_archive
 
-    out = Path(spec["out"])
-    metrics = run_trial(
-        trial_params(spec["architecture"], spec["batch"], spec["train_size"]),
-        spec["inputs"],
-        {name: out / f"{name}.out" for name in ("model", "history", "metrics")},
-        out / "checkpoints",
-        threads=spec["threads"],
-        log=lambda m: None,
-        max_steps_per_epoch=spec["steps"],
-        gpu=spec["gpu"],
-        gpu_memory_fraction=spec["memory_fraction"],
+    rng = np.random.default_rng(0)
+    write_archive(
+        path,
+        Cifar10(
+            rng.integers(0, 256, (train, 32, 32, 3), dtype=np.uint8),
+            rng.integers(0, 10, train).astype(np.uint8),
+            rng.integers(0, 256, (test, 32, 32, 3), dtype=np.uint8),
+            rng.integers(0, 10, test).astype(np.uint8),
+        ),
     )
-    history = list(csv_rows(out / "history.out"))
-    measured = history[-1]
-    return {
-        "architecture": spec["architecture"],
-        "batch": spec["batch"],
-        "device": metrics["device"],
-        "backend": metrics["backend"],
-        "images": int(measured["images"]),
-        "seconds": float(measured["seconds"]),
-        "images_per_second": float(measured["images_per_second"]),
-        "eval_images_per_second": metrics["test_images"] / metrics["eval_seconds"],
-    }
-
-
-def csv_rows(path: Path):
-    import csv
-
-    with open(path) as handle:
-        yield from csv.DictReader(handle)
-
-
-def run_children(specs: list[dict], timeout: float) -> list[dict]:
-    """Start every spec at once (each in its own process) and collect their results."""
-    procs = []
-    for spec in specs:
-        Path(spec["out"]).mkdir(parents=True, exist_ok=True)
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, __file__, "--child", json.dumps(spec)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=timeout)
-        if proc.returncode != 0:
-            raise RuntimeError(f"trial process failed ({proc.returncode}):\n{err[-3000:]}")
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,40 +205,26 @@ def run_children(specs: list[dict], timeout: float) -> list[dict]:
 
 
 def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float) -> dict:
-    """The default study by Snakemake, GPU profile, ``slots`` trials per GPU; stopped at ``deadline``."""
+    """The study by Snakemake, GPU profile, ``slots`` jobs per GPU; stopped at ``deadline``."""
     config = Path(args.study_config).resolve()
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config),
-        "--cores",
-        str(os.cpu_count()),
-        "--config",
-        f"data={json.dumps({'archive': str(archive)})}",
-        "--quiet",
-        "rules",
-    ]
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    command += ["--configfile", str(config), "--cores", str(os.cpu_count()), "--quiet", "rules"]
+    command += ["--config", f"data={json.dumps({'archive': str(archive)})}"]
     if args.cpu:  # the smoke run: the default profile, CPU training
         command += ["--workflow-profile", str(REPO / "profiles" / "default")]
-    else:
-        command += [
-            "--workflow-profile",
-            str(REPO / "profiles" / "gpu"),
-            "--resources",
-            f"gpu={slots}",
-            # (--set-resources on the command line replaces the profile's, so both are given)
-            "--set-resources",
-            "train_trial:gpu=1",
-            f"train_trial:trials_per_gpu={slots}",
+    else:  # (--set-resources on the command line replaces the profile's, so both rules are given)
+        command += ["--workflow-profile", str(REPO / "profiles" / "gpu"), "--resources", f"gpu={slots}"]
+        command += ["--set-resources"] + [
+            f"{rule}:{key}"
+            for rule in ("train_trial", "evaluate_trial")
+            for key in ("gpu=1", f"trials_per_gpu={slots}")
         ]
     log(f"study: {' '.join(command[3:])}")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "KERAS_BACKEND": args.backend,
+    }
     started = time.monotonic()
     proc = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
@@ -226,8 +237,9 @@ def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float) -
         output, _ = proc.communicate(timeout=60)
         finished, stopped = False, True
     wall = time.monotonic() - started
-    metrics = [
-        json.loads(p.read_text()) for p in sorted((workdir / "results" / "experiments").glob("*/*/metrics.json"))
+    metrics = [json.loads(p.read_text()) for p in sorted((workdir / "results/experiments").glob("*/*/metrics.json"))]
+    evaluations = [
+        json.loads(p.read_text()) for p in sorted((workdir / "results/experiments").glob("*/*/robustness.json"))
     ]
     return {
         "finished": finished,
@@ -236,9 +248,11 @@ def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float) -
         "wall_seconds": wall,
         "trials_per_gpu": slots,
         "trials_done": len(metrics),
-        "trials_planned": study_trial_count(config),
+        "evaluations_done": len(evaluations),
+        "trials_planned": len(study(config).trials()),
         "trained_images": sum(m["train_images"] * m["epochs"] for m in metrics),
-        "evaluated_images": sum(m["test_images"] for m in metrics),
+        "evaluated_images": sum(m["test_images"] for m in metrics)
+        + sum(e["test_images"] * len(e["corruptions"]) for e in evaluations),
         "train_seconds_summed": sum(m["train_seconds"] for m in metrics),
         "devices": sorted({m["device"] for m in metrics}),
         "backends": sorted({m["backend"] for m in metrics}),
@@ -246,56 +260,30 @@ def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float) -
     }
 
 
-def study_trial_count(config: Path) -> int:
+def study(config: Path):
     import yaml
 
     from cifar_noise.config import Study
 
-    return len(Study(yaml.safe_load(config.read_text())).trials())
+    return Study(yaml.safe_load(config.read_text()))
 
 
-def training_flops(config: Path) -> float:
-    """FLOPs of the study's training (forward + backward of every image seen), from the models."""
-    import yaml
+def child_flops(spec: dict) -> dict:
+    from cifar_noise.models import ARCHITECTURES, flops_per_image
 
-    from cifar_noise.config import Study
+    return {architecture: flops_per_image(architecture) for architecture in ARCHITECTURES}
 
-    study = Study(yaml.safe_load(config.read_text()))
-    per_image = {arch: flops_per_image(arch) for arch in ("seed_a", "seed_b")}
+
+def study_flops(config: Path, per_image: dict) -> float:
+    """FLOPs of the study's training (forward + backward of every image seen)."""
     return sum(
         per_image[e["architecture"]] * e["train_size"] * e["enlarge"] * e["epochs"] * e["trials"]
-        for e in study.experiments.values()
+        for e in study(config).experiments.values()
     )
-
-
-def flops_per_image(architecture: str) -> float:
-    """3 x 2 x multiply-adds of the forward pass (forward + backward), convolutions and dense layers."""
-    layers = {
-        "seed_a": [
-            ("conv", 32, 3, 64),
-            ("conv", 32, 64, 64),
-            ("dense", 16 * 16 * 64, 128),
-            ("dense", 128, 30),
-            ("dense", 30, 10),
-        ],
-        "seed_b": [
-            ("conv", 32, 3, 32),
-            ("conv", 32, 32, 32),
-            ("conv", 16, 32, 64),
-            ("conv", 16, 64, 64),
-            ("dense", 8 * 8 * 64, 128),
-            ("dense", 128, 10),
-        ],
-    }[architecture]
-    macs = sum(
-        size * size * 9 * cin * cout if kind == "conv" else size * cin
-        for kind, size, cin, *rest in layers
-        for cout in [rest[0] if rest else cin]
-    )
-    return 6.0 * macs
 
 
 # ---------------------------------------------------------------------------------------------
+# the run
 
 
 def environment(args) -> dict:
@@ -304,175 +292,226 @@ def environment(args) -> dict:
         "host": platform.node(),
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
-        "keras_backend": os.environ.get("KERAS_BACKEND"),
         "versions": package_versions(),
         "cpu_mode": args.cpu,
     }
     if shutil.which("nvidia-smi"):
-        info["nvidia_smi"] = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        query = ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"]
+        info["nvidia_smi"] = subprocess.run(query, capture_output=True, text=True).stdout.strip()
     return info
+
+
+def sizes(args) -> dict:
+    """How much each measurement trains: enough on a GPU for the last epoch to be timed well."""
+    if args.quick:
+        return {"train_size": 200, "enlarge": 2, "epochs": 2, "test": 200, "concurrency_epochs": 2}
+    return {"train_size": 25_000, "enlarge": 4, "epochs": 3, "test": 10_000, "concurrency_epochs": 3}
+
+
+def measure(args, results: dict, save, deadline: float) -> None:
+    """Parts a-f in order, each figure saved as soon as it is measured."""
+    work = Path(args.work or tempfile.mkdtemp(prefix="cifar-noise-gpu-"))
+    work.mkdir(parents=True, exist_ok=True)
+    size, script, gpu = sizes(args), Path(__file__), not args.cpu
+    env = {"KERAS_BACKEND": args.backend}
+    data = {key: size[key] for key in ("train_size", "enlarge", "epochs")}
+    inputs = prepare_trial_data(work / "data", size["train_size"], size["enlarge"], size["test"])
+    results["data"] = {**data, "test_images": size["test"]}
+    results["flops_per_image"] = run_child(script, {"kind": "flops"}, 600, env)
+
+    def trials(name: str, configs: list[dict], memory_fraction=None) -> dict:
+        spec = {"kind": "trials", "data": data, "inputs": inputs, "gpu": gpu, "memory_fraction": memory_fraction}
+        return {**spec, "trials": configs, "out": str(work / "runs" / name)}
+
+    def part(letters: str, what: str) -> bool:
+        if not set(letters) & set(args.parts):
+            return False
+        results["status"] = f"stopped in part {letters} ({what})"
+        log(f"part {letters}: {what}")
+        return True
+
+    if part("cd", "the matrix-product rate and the hand-written ceiling"):
+        quick = {"matmul": (256, 2), "size": (64, 2), "batches": (4, 8)} if args.quick else {}
+        results["ceiling"] = run_child(script, {"kind": "ceiling", "steps": 1 if args.cpu else 32, **quick}, 900, env)
+        save()
+    if part("a", "the workflow's own trial"):
+        configs = [
+            {"architecture": a, "batch": b, "precision": p}
+            for a in ("seed_a", "seed_b")
+            for p in ("float32", "bfloat16")
+            for b in (128, 512)
+        ]
+        configs += [{"architecture": "seed_a", "batch": 128, "precision": "float32", "steps": s} for s in (1, 8)]
+        results["trials"] = []
+        # one process each: a fresh GPU context, as in the workflow (a smoke run: one in all)
+        for group in [configs] if args.quick else [[config] for config in configs]:
+            results["trials"] += run_child(script, trials("a", group), 900, env)
+            log(f"  {results['trials'][-1]}")
+            save()
+    if part("b", "model.fit on in-memory float32 arrays"):
+        results["fit"] = []
+        for backend in ("jax", "torch"):
+            spec = {"kind": "fit", "inputs": inputs, "architecture": "seed_a", "batch": 128}
+            try:
+                results["fit"].append(run_child(script, spec, 900, {"KERAS_BACKEND": backend}))
+            except ChildFailed as failure:
+                last = [line for line in str(failure).splitlines() if line.strip()][-1]
+                results["fit"].append({"backend": backend, "error": last[:300]})
+            save()
+    if part("e", "trials sharing the GPU"):
+        results["concurrent"] = []
+        for n in (int(v) for v in args.concurrency.split(",")):
+            config = {"architecture": "seed_a", "batch": 128, "precision": "float32"}
+            fraction = 0.9 / n if gpu else None
+            runs = run_children(script, [trials(f"e{n}-{i}", [config], fraction) for i in range(n)], 900, env)
+            speeds = [run[0]["images_per_second"] for run in runs]
+            results["concurrent"].append({"trials": n, "images_per_second_summed": sum(speeds), "each": speeds})
+            save()
+    if part("f", "the full default study"):
+        archive = Path(args.archive) if args.archive else work / "cifar-10-python.tar.gz"
+        if not args.archive:
+            synthetic_archive(archive, *((2000, 500) if args.quick else (50_000, 10_000)))
+        concurrent = results.get("concurrent") or [{"trials": 8, "images_per_second_summed": 0}]
+        slots = max(concurrent, key=lambda row: row["images_per_second_summed"])["trials"]
+        results["study_archive"] = "given (--archive)" if args.archive else "synthetic"
+        results["study_flops"] = study_flops(Path(args.study_config), results["flops_per_image"])
+        results["study"] = run_study(args, archive, slots, work / "study", deadline)
+        save()
+    results["status"] = "finished"
+    save()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--cpu", action="store_true", help="smoke run without a GPU (tests this script)")
-    parser.add_argument("--quick", action="store_true", help="small data and few steps (with --cpu)")
+    parser.add_argument("--quick", action="store_true", help="tiny data and few steps (with --cpu)")
+    parser.add_argument("--parts", default=PARTS, help="which of a-f to measure (default: all)")
+    parser.add_argument("--backend", default="jax", help="the Keras backend of the workflow's trials")
+    parser.add_argument("--archive", help="the CIFAR-10 archive for the study (default: a synthetic one)")
     parser.add_argument("--study-config", default=str(REPO / "config.yaml"))
     parser.add_argument("--concurrency", default="1,2,4,8", help="numbers of trials sharing the GPU")
-    parser.add_argument("--work", default=None, help="scratch folder (default: a new temporary one)")
+    parser.add_argument("--work", help="scratch folder (default: a new temporary one)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "gpu" / "results"), help="writes OUT.md/.json")
-    parser.add_argument("--deadline", type=float, default=3600, help="seconds from start after which the study stops")
+    parser.add_argument(
+        "--deadline", type=float, default=3600, help="seconds from the start after which the study stops"
+    )
     parser.add_argument("--render", action="store_true", help="only rewrite OUT.md from OUT.json")
-    parser.add_argument("--resume", help="a results .json of an earlier run: keep its speed figures, run the study")
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child_trial(json.loads(args.child))))
-        return
-    if args.render:  # rewrite OUT.md from OUT.json
-        Path(args.out).with_suffix(".md").write_text(
-            report(json.loads(Path(args.out).with_suffix(".json").read_text()))
-        )
-        return
-
-    start = time.monotonic()
-    deadline = start + args.deadline
-    work = Path(args.work or __import__("tempfile").mkdtemp(prefix="cifar-noise-gpu-"))
-    work.mkdir(parents=True, exist_ok=True)
-    results: dict = {"environment": environment(args)}
     out = Path(args.out)
+    if args.render:
+        out.with_suffix(".md").write_text(report(json.loads(out.with_suffix(".json").read_text())))
+        return
+    deadline = time.monotonic() + args.deadline
+    results: dict = {"environment": environment(args), "status": "started"}
 
     def save():
         out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
         out.with_suffix(".md").write_text(report(results))
 
-    earlier = json.loads(Path(args.resume).read_text()) if args.resume else {}
     log(f"environment: {results['environment']}")
-    train_images, test_images = (2000, 500) if args.quick else (50_000, 10_000)
-    archive = work / "cifar-10-python.tar.gz"
-    t = time.monotonic()
-    write_synthetic_archive(archive, train_images, test_images)
-    results["archive"] = {
-        "train_images": train_images,
-        "test_images": test_images,
-        "bytes": archive.stat().st_size,
-        "seconds": time.monotonic() - t,
-    }
-    log(f"synthetic archive: {results['archive']}")
-
-    if earlier:
-        results["speed_figures_from"] = earlier["environment"]
-    train_size = 1000 if args.quick else 15_000
-    inputs = None if earlier else prepare_trial_data(archive, work / "trial-data", train_size, test_images)
-    steps = {128: 5, 512: 2} if args.quick else {128: 150, 512: 40}
-    gpu = not args.cpu
-    threads = 2
-
-    def spec(architecture, batch, name, memory_fraction=None):
-        return {
-            "architecture": architecture,
-            "batch": batch,
-            "inputs": inputs,
-            "steps": steps[batch],
-            "train_size": train_size,
-            "threads": threads,
-            "gpu": gpu,
-            "memory_fraction": memory_fraction,
-            "out": str(work / "runs" / name),
-        }
-
-    results["single"] = earlier.get("single", [])
-    for architecture in ("seed_a", "seed_b") if not earlier else ():
-        for batch in (128, 512):
-            r = run_children([spec(architecture, batch, f"{architecture}-b{batch}")], timeout=600)[0]
-            results["single"].append(r)
-            log(f"one trial: {r}")
-            save()
-
-    results["concurrent"] = earlier.get("concurrent", [])
-    for n in (int(v) for v in args.concurrency.split(",")) if not earlier else ():
-        t = time.monotonic()
-        runs = run_children(
-            [spec("seed_a", 128, f"concurrent{n}-{i}", 0.9 / n if gpu else None) for i in range(n)], timeout=900
-        )
-        row = {
-            "trials": n,
-            "images_per_second_summed": sum(r["images_per_second"] for r in runs),
-            "images_per_second_each": [r["images_per_second"] for r in runs],
-            "seconds": time.monotonic() - t,
-        }
-        results["concurrent"].append(row)
-        log(f"{n} concurrent trials: {row}")
-        save()
-
-    best = max(results["concurrent"], key=lambda row: row["images_per_second_summed"])["trials"]
-    log(f"the study, {best} trials per GPU; stops at the deadline in {deadline - time.monotonic():.0f} s")
-    results["study_flops"] = training_flops(Path(args.study_config))
-    results["study"] = run_study(args, archive, best, work / "study", deadline)
-    log(f"study: { {k: v for k, v in results['study'].items() if k != 'output_tail'} }")
-    save()
+    try:
+        measure(args, results, save, deadline)
+    finally:
+        save()  # what was measured, and where the run stopped
     print(report(results))
 
 
 def report(r: dict) -> str:
     env = r["environment"]
+    versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
     lines = [
         f"# GPU measurement ({env['date']})",
         "",
-        f"Machine: {env.get('nvidia_smi', 'no GPU (CPU smoke run)')}; {env['cpu']}, {env['cores']} cores. "
-        f"Keras backend {r.get('single', [{}])[0].get('backend', env['keras_backend'])}; versions "
-        f"{', '.join(f'{k} {v}' for k, v in env['versions'].items())}.",
+        f"Machine: {env.get('nvidia_smi', 'no GPU')}; {env['cpu']}, {env['cores']} cores. Versions: {versions}.",
+        "",
+        f"Run: **{r['status']}**.",
         "",
     ]
     if env["cpu_mode"]:
         lines += ["**CPU smoke run of the script: these are not GPU figures.**", ""]
-    if "archive" in r:
-        a = r["archive"]
+    peak = r.get("ceiling", {}).get("matmul_flops", {})
+    flops = r.get("flops_per_image", {})
+
+    def share(images_per_second: float, architecture: str = "seed_a") -> str:
+        rate = images_per_second * flops.get(architecture, 0)
+        if not peak or not rate:
+            return "-"
+        return f"{rate / 1e12:,.1f} | {100 * rate / peak['bfloat16']:.1f}% | {100 * rate / peak['float32']:.1f}%"
+
+    if flops:
         lines += [
-            f"Data: a synthetic archive in CIFAR-10's format, {a['train_images']:,} + {a['test_images']:,} "
-            f"images, written by the tests' fixture code in {a['seconds']:.0f} s.",
+            "Training FLOPs per image (forward + backward, `cifar_noise.models.flops_per_image`): "
+            + ", ".join(f"{a} {f / 1e6:.0f} M" for a, f in flops.items())
+            + ". TFLOP/s columns: images/s x that; the shares are of the matrix-product rates below.",
             "",
         ]
-    if r.get("speed_figures_from"):
-        e = r["speed_figures_from"]
+    if peak:
         lines += [
-            f"The one-trial and sharing figures come from an earlier run of this script (`--resume`), on "
-            f"{e['date']} on {e.get('nvidia_smi', e['cpu'])}; this run measured the study.",
+            "## d. The GPU's matrix-product rate",
+            "",
+            f"{peak['size']} x {peak['size']} products, jitted JAX: bfloat16 **{peak['bfloat16'] / 1e12:,.0f} "
+            "TFLOP/s**, float32 (JAX's "
+            f"default precision) **{peak['float32'] / 1e12:,.0f} TFLOP/s**.",
             "",
         ]
-    if r.get("single"):
+    if r.get("data"):
+        d = r["data"]
         lines += [
-            "## One trial",
+            f"Trials a and e: {d['train_size']:,} random images x {d['enlarge']} (the originals and Gaussian copies in "
+            f"shards), {d['epochs']} epochs; the speed is the last epoch's (the first compiles). Evaluation on "
+            f"{d['test_images']:,} images.",
             "",
-            "Training images/s in the second of two short epochs (the first includes start-up and "
-            "compilation), the workflow's own `run_trial` streaming uint8 shards; evaluation images/s "
-            "on the test images at batch 1000.",
-            "",
-            "| architecture | batch | images/s (training) | images/s (evaluation) | device |",
-            "|---|---|---|---|---|",
         ]
-        for s in r["single"]:
+    if r.get("trials"):
+        lines += [
+            "## a. The workflow's own trial (`run_trial`, Keras on JAX, the compiled engine)",
+            "",
+            "| architecture | batch | precision | steps a call | images/s | TFLOP/s | of bf16 peak | of fp32 peak "
+            "| evaluation images/s | device |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for t in r["trials"]:
+            speed, evaluation = t["images_per_second"], t["eval_images_per_second"]
             lines.append(
-                f"| {s['architecture']} | {s['batch']} | {s['images_per_second']:,.0f} "
-                f"| {s['eval_images_per_second']:,.0f} | {s['device']} |"
+                f"| {t['architecture']} | {t['batch']} | {t['precision']} | {t['steps']} | {speed:,.0f} "
+                f"| {share(speed, t['architecture'])} | {evaluation:,.0f} | {t['device']} |"
+            )
+        lines.append("")
+    if r.get("fit"):
+        lines += [
+            "## b. A plain `model.fit` on in-memory float32 arrays (seed_a, batch 128, jit_compile=True)",
+            "",
+            "| Keras backend | images/s | TFLOP/s | of bf16 peak | of fp32 peak | device |",
+            "|---|---|---|---|---|---|",
+        ]
+        for f in r["fit"]:
+            if "error" in f:
+                lines.append(f"| {f['backend']} | failed: {f['error']} | | | | |")
+            else:
+                speed = f["images_per_second"]
+                lines.append(f"| {f['backend']} | {speed:,.0f} | {share(speed)} | {f['device']} |")
+        lines.append("")
+    if r.get("ceiling", {}).get("train"):
+        lines += [
+            "## c. The ceiling: a hand-written JAX training loop of seed_a (images on the GPU, lax.scan)",
+            "",
+            "| precision | batch | images/s | TFLOP/s | of bf16 peak | of fp32 peak |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in r["ceiling"]["train"]:
+            lines.append(
+                f"| {c['dtype']} | {c['batch']} | {c['images_per_second']:,.0f} | {share(c['images_per_second'])} |"
             )
         lines.append("")
     if r.get("concurrent"):
         lines += [
-            "## Trials sharing one GPU",
+            "## e. seed_a trials sharing the GPU (batch 128, float32, each 1/n of 90% of its memory)",
             "",
-            "`seed_a`, batch 128, each trial its own process with 2 CPU threads and 1/n of 90% of the "
-            "GPU's memory; images/s summed over the trials (each trial's own second-epoch rate).",
-            "",
-            "| concurrent trials | images/s summed | per trial |",
+            "| trials | images/s summed | each |",
             "|---|---|---|",
         ]
         for c in r["concurrent"]:
-            each = ", ".join(f"{v:,.0f}" for v in c["images_per_second_each"])
+            each = ", ".join(f"{v:,.0f}" for v in c["each"])
             lines.append(f"| {c['trials']} | {c['images_per_second_summed']:,.0f} | {each} |")
         lines.append("")
     if r.get("study"):
@@ -480,37 +519,26 @@ def report(r: dict) -> str:
         state = (
             "finished"
             if s["finished"]
-            else (
-                "**stopped at the deadline**"
-                if s.get("stopped_at_deadline")
-                else f"**failed** (return code {s['returncode']})"
-            )
+            else "**stopped at the deadline**"
+            if s["stopped_at_deadline"]
+            else f"**failed** ({s['returncode']})"
         )
         lines += [
-            "## The full default study",
+            "## f. The full default study",
             "",
-            (
-                f"Snakemake with the GPU profile, {s['trials_per_gpu']} trials per GPU: "
-                if not env["cpu_mode"]
-                else "Snakemake with the default (CPU) profile: "
-            )
-            + f"{state} in "
-            f"**{s['wall_seconds']:.0f} s** ({s['wall_seconds'] / 60:.1f} min; goal "
-            f"{STUDY_GOAL_SECONDS / 60:.0f} min; the run goes from the archive to the report): "
-            f"{s['trials_done']} of {s['trials_planned']} trials, {s['trained_images']:,} training images "
-            f"and {s['evaluated_images']:,} test images; devices {', '.join(s['devices']) or '-'}.",
-            f"Training alone, summed over the trials: {s['train_seconds_summed']:.0f} s; training images "
-            f"per second of wall time: {s['trained_images'] / s['wall_seconds']:,.0f}. The whole study's "
-            f"training is {r['study_flops'] / 1e15:.2f} PFLOP (forward + backward, from the layer sizes)"
-            + (
-                f"; over the wall time that is {r['study_flops'] / s['wall_seconds'] / 1e12:.1f} TFLOP/s."
-                if s["finished"]
-                else "."
-            ),
+            f"Snakemake, {s['trials_per_gpu']} jobs per GPU, {r['study_archive']} archive: {state} in "
+            f"**{s['wall_seconds']:.0f} s** (goal {STUDY_GOAL_SECONDS} s, from the archive to the report): "
+            f"{s['trials_done']} of {s['trials_planned']} trials and {s['evaluations_done']} evaluations on the "
+            f"corrupted sets; {s['trained_images']:,} training images, {s['evaluated_images']:,} test images; "
+            f"devices {', '.join(s['devices']) or '-'}, backends "
+            f"{', '.join(s['backends']) or '-'}. Training summed over the trials: {s['train_seconds_summed']:.0f} s; "
+            f"the study's training is {r['study_flops'] / 1e15:.2f} PFLOP.",
             "",
         ]
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not child_main(
+    {"trials": child_trials, "fit": child_fit, "ceiling": child_ceiling, "flops": child_flops}
+):
     main()

@@ -9,8 +9,19 @@ import pytest
 from workflow_runner import REPO, TINY_EXPERIMENT, snakemake_env, tiny_config, write_config
 
 
-@pytest.mark.slow
-def test_gpu_benchmark_script_runs_end_to_end_on_the_cpu(tmp_path):
+def run_benchmark(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks/gpu/run.py"),
+        "--cpu",
+        "--quick",
+        "--work",
+        str(tmp_path / "work"),
+    ]
+    return subprocess.run(command + list(args), capture_output=True, text=True, timeout=900, env=snakemake_env())
+
+
+def tiny_study_config(tmp_path):
     study = tiny_config()
     study.update(
         experiments={
@@ -19,28 +30,14 @@ def test_gpu_benchmark_script_runs_end_to_end_on_the_cpu(tmp_path):
         },
         sweeps={},
     )
-    config = write_config(tmp_path, study)
+    return write_config(tmp_path, study)
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_script_runs_end_to_end_on_the_cpu(tmp_path):
+    config = tiny_study_config(tmp_path)
     out = tmp_path / "results"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks/gpu/run.py"),
-            "--cpu",
-            "--quick",
-            "--study-config",
-            str(config),
-            "--concurrency",
-            "1,2",
-            "--work",
-            str(tmp_path / "work"),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=snakemake_env(),
-    )
+    done = run_benchmark(tmp_path, "--study-config", str(config), "--concurrency", "1,2", "--out", str(out))
     assert done.returncode == 0, done.stderr[-4000:]
     results = json.loads(out.with_suffix(".json").read_text())
     assert results["status"] == "finished"
@@ -62,3 +59,29 @@ def test_gpu_benchmark_script_runs_end_to_end_on_the_cpu(tmp_path):
     report = out.with_suffix(".md").read_text()
     assert "CPU smoke run of the script: these are not GPU figures" in report
     assert "3 of 3 trials" in report and "Run: **finished**" in report
+
+
+@pytest.mark.slow
+def test_the_study_alone_checks_its_archive_publishes_a_snapshot_and_carries_on_when_cut_short(tmp_path, tiny_archive):
+    archive, md5 = tiny_archive
+    config, out, snapshot = tiny_study_config(tmp_path), tmp_path / "results", tmp_path / "snapshot"
+    study = ("--parts", "f", "--study-config", str(config), "--archive", str(archive), "--out", str(out))
+
+    wrong = run_benchmark(tmp_path, *study, "--archive-md5", "0" * 32)
+    assert wrong.returncode != 0 and f"has md5 {md5}, not {'0' * 32}" in wrong.stderr
+    assert not (tmp_path / "work").exists()  # stopped before anything ran
+
+    cut_short = run_benchmark(tmp_path, *study, "--archive-md5", md5, "--deadline", "25")
+    assert cut_short.returncode == 0, cut_short.stderr[-3000:]
+    first = json.loads(out.with_suffix(".json").read_text())["study"]
+    assert first["stopped_at_deadline"] and first["trials_done"] < 3
+    assert not snapshot.exists()
+
+    done = run_benchmark(tmp_path, *study, "--archive-md5", md5, "--snapshot", str(snapshot))
+    assert done.returncode == 0, done.stderr[-3000:]
+    second = json.loads(out.with_suffix(".json").read_text())
+    assert second["archive_md5"] == md5 and second["study"]["finished"]
+    assert second["study"]["trials_done_before"] == first["trials_done"] and second["study"]["trials_done"] == 3
+    run = json.loads((snapshot / "run.json").read_text())
+    assert run["archive_md5"] == md5 and run["study"]["trials_done"] == 3
+    assert (snapshot / "summary.md").exists() and len(list(snapshot.glob("experiments/*/trial-01/metrics.json"))) == 3

@@ -204,11 +204,13 @@ def synthetic_archive(path: Path, train: int, test: int) -> None:
 # the full study
 
 
-def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float) -> dict:
-    """The study by Snakemake, GPU profile, ``slots`` jobs per GPU; stopped at ``deadline``."""
+def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float, progress) -> dict:
+    """The study by Snakemake, GPU profile, ``slots`` jobs per GPU; stopped at ``deadline``. A
+    ``workdir`` that holds a study cut short is carried on (finished trials are kept, a killed one
+    resumes from its checkpoint). ``progress(state)`` is called every 15 s with how far it got."""
     config = Path(args.study_config).resolve()
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
-    command += ["--configfile", str(config), "--cores", str(os.cpu_count()), "--quiet", "rules"]
+    command += ["--configfile", str(config), "--cores", str(os.cpu_count())]
     command += ["--config", f"data={json.dumps({'archive': str(archive)})}"]
     if args.cpu:  # the smoke run: the default profile, CPU training
         command += ["--workflow-profile", str(REPO / "profiles" / "default")]
@@ -219,34 +221,51 @@ def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float) -
             for rule in ("train_trial", "evaluate_trial")
             for key in ("gpu=1", f"trials_per_gpu={slots}")
         ]
-    log(f"study: {' '.join(command[3:])}")
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "KERAS_BACKEND": args.backend,
     }
+    workdir.mkdir(parents=True, exist_ok=True)
+    if (workdir / ".snakemake").exists():  # a run cut short leaves its lock
+        subprocess.run([*command, "--unlock"], cwd=REPO, env=env, capture_output=True)
+    before = len(list(workdir.glob("results/experiments/*/*/metrics.json")))
+    log(f"study ({before} trials already done): {' '.join(command[3:])}")
     started = time.monotonic()
-    proc = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        output, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
-        finished, stopped = proc.returncode == 0, False
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
-        finished, stopped = False, True
-    wall = time.monotonic() - started
-    metrics = [json.loads(p.read_text()) for p in sorted((workdir / "results/experiments").glob("*/*/metrics.json"))]
-    evaluations = [
-        json.loads(p.read_text()) for p in sorted((workdir / "results/experiments").glob("*/*/robustness.json"))
-    ]
+    with open(workdir / "snakemake.log", "a") as output:
+        proc = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                progress(study_state(workdir, config, slots, started, before))
+        stopped = proc.poll() is None
+        if stopped:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+    state = study_state(workdir, config, slots, started, before)
+    tail = (workdir / "snakemake.log").read_text()[-3000:]
     return {
-        "finished": finished,
+        **state,
+        "finished": proc.returncode == 0,
         "stopped_at_deadline": stopped,
         "returncode": proc.returncode,
-        "wall_seconds": wall,
+        "output_tail": tail.replace(str(REPO), "<repo>").replace(str(workdir), "<work>"),
+    }
+
+
+def study_state(workdir: Path, config: Path, slots: int, started: float, before: int) -> dict:
+    """How far the study in ``workdir`` has got, from its trials' records."""
+    experiments = workdir / "results/experiments"
+    metrics = [json.loads(p.read_text()) for p in sorted(experiments.glob("*/*/metrics.json"))]
+    evaluations = [json.loads(p.read_text()) for p in sorted(experiments.glob("*/*/robustness.json"))]
+    return {
+        "finished": False,
+        "wall_seconds": time.monotonic() - started,
         "trials_per_gpu": slots,
+        "trials_done_before": before,
         "trials_done": len(metrics),
         "evaluations_done": len(evaluations),
         "trials_planned": len(study(config).trials()),
@@ -256,8 +275,27 @@ def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float) -
         "train_seconds_summed": sum(m["train_seconds"] for m in metrics),
         "devices": sorted({m["device"] for m in metrics}),
         "backends": sorted({m["backend"] for m in metrics}),
-        "output_tail": output[-3000:].replace(str(REPO), "<repo>").replace(str(workdir), "<work>"),
     }
+
+
+def check_archive(archive: Path, expected: str | None) -> str:
+    from cifar_noise.fileio import file_digest
+
+    md5 = file_digest(archive, "md5")
+    if expected and md5 != expected:
+        raise SystemExit(f"{archive} has md5 {md5}, not {expected}: not the archive this study is meant for")
+    log(f"archive {archive}: md5 {md5}" + (" (as expected)" if expected else ""))
+    return md5
+
+
+def write_snapshot_of(args, results: dict, study_results: Path) -> None:
+    """The study's small outputs, and where, when and how long it ran (run.json)."""
+    from cifar_noise.snapshot import write_snapshot
+
+    study_run = {k: v for k, v in results["study"].items() if k != "output_tail"}
+    run = {"environment": results["environment"], "archive_md5": results.get("archive_md5"), "study": study_run}
+    files = write_snapshot(study_results, Path(args.snapshot), run)
+    log(f"snapshot: {len(files)} files in {args.snapshot}")
 
 
 def study(config: Path):
@@ -375,8 +413,15 @@ def measure(args, results: dict, save, deadline: float) -> None:
         slots = max(concurrent, key=lambda row: row["images_per_second_summed"])["trials"]
         results["study_archive"] = "given (--archive)" if args.archive else "synthetic"
         results["study_flops"] = study_flops(Path(args.study_config), results["flops_per_image"])
-        results["study"] = run_study(args, archive, slots, work / "study", deadline)
+
+        def progress(state):
+            results["study"] = state
+            save()
+
+        results["study"] = run_study(args, archive, slots, work / "study", deadline, progress)
         save()
+        if args.snapshot and results["study"]["finished"]:
+            write_snapshot_of(args, results, work / "study" / "results")
     results["status"] = "finished"
     save()
 
@@ -388,6 +433,8 @@ def main() -> None:
     parser.add_argument("--parts", default=PARTS, help="which of a-f to measure (default: all)")
     parser.add_argument("--backend", default="jax", help="the Keras backend of the workflow's trials")
     parser.add_argument("--archive", help="the CIFAR-10 archive for the study (default: a synthetic one)")
+    parser.add_argument("--archive-md5", help="stop at once unless --archive has this md5")
+    parser.add_argument("--snapshot", help="after a finished study: publish its small outputs in this folder")
     parser.add_argument("--study-config", default=str(REPO / "config.yaml"))
     parser.add_argument("--concurrency", default="1,2,4,8", help="numbers of trials sharing the GPU")
     parser.add_argument("--work", help="scratch folder (default: a new temporary one)")
@@ -403,6 +450,8 @@ def main() -> None:
         return
     deadline = time.monotonic() + args.deadline
     results: dict = {"environment": environment(args), "status": "started"}
+    if args.archive:  # before anything runs: the study's numbers are only worth this archive's
+        results["archive_md5"] = check_archive(Path(args.archive), args.archive_md5)
 
     def save():
         out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
@@ -516,13 +565,14 @@ def report(r: dict) -> str:
         lines.append("")
     if r.get("study"):
         s = r["study"]
-        state = (
-            "finished"
-            if s["finished"]
-            else "**stopped at the deadline**"
-            if s["stopped_at_deadline"]
-            else f"**failed** ({s['returncode']})"
-        )
+        if "returncode" not in s:
+            state = "**still running** (so far)"
+        elif s["finished"]:
+            state = "finished"
+        else:
+            state = "**stopped at the deadline**" if s["stopped_at_deadline"] else f"**failed** ({s['returncode']})"
+        if s["trials_done_before"]:
+            state += f" (carried on from an earlier run that had finished {s['trials_done_before']} trials)"
         lines += [
             "## f. The full default study",
             "",

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import shutil
+import stat
 
 import numpy as np
 import pandas as pd
@@ -273,3 +274,15 @@ def test_wrong_md5_fails_cleanly(tmp_path, tiny_archive):
     assert "Error in rule download_archive: " in result.stderr and "expected 000000" in result.stderr
     assert not (tmp_path / "results/data/cifar-10-python.tar.gz").exists()
     assert not list((tmp_path / "results/data").glob(".*part"))
+
+
+def test_every_result_has_the_mode_the_umask_gives(tiny_study):
+    """The tiny study ran under umask 022: every file it wrote is 0644 and every folder 0755, as a
+    normally created one, so colleagues on a shared file system can read the study."""
+    workdir, _ = tiny_study
+    results = workdir / "results"
+    modes = {str(p.relative_to(results)): stat.S_IMODE(p.stat().st_mode) for p in results.rglob("*")}
+    assert {"summary.md", "study-archive.zip", "plots/test_accuracy.png", "tables/trials.csv"} <= set(modes)
+    wrong = {path: oct(mode) for path, mode in modes.items() if mode != (0o755 if (results / path).is_dir() else 0o644)}
+    assert not wrong, f"{len(wrong)} of {len(modes)}: {sorted(wrong.items())[:10]}"
+

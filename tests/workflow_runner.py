@@ -101,10 +101,16 @@ def snakemake_env() -> dict:
 
 
 def snakemake(
-    workdir: Path, *args: str, config: Path | None = None, timeout: float = 900, check: bool = True
+    workdir: Path,
+    *args: str,
+    config: Path | None = None,
+    timeout: float = 900,
+    check: bool = True,
+    umask: int = -1,
 ) -> subprocess.CompletedProcess:
+    """``umask``: the child's (-1: this process's)."""
     command = snakemake_command(workdir, *args, config=config)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=snakemake_env())
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=snakemake_env(), umask=umask)
     if check and result.returncode != 0:
         raise AssertionError(
             f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"

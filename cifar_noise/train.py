@@ -213,6 +213,14 @@ class Checkpoints:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def checkpointed_epoch(folder: str | os.PathLike) -> int:
+    """The last finished epoch that ``folder`` holds a checkpoint of, as its state.json says (0: none)."""
+    try:
+        return int(json.loads((Path(folder) / "state.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
 def _fingerprint(params: dict, digests: dict) -> str:
     blob = json.dumps({"params": params, "inputs": digests}, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()

@@ -2,7 +2,7 @@
 
 from cifar_noise import job
 from cifar_noise.gpus import asks_for_gpu, claim_gpu
-from cifar_noise.train import run_trial
+from cifar_noise.train import checkpointed_epoch, run_trial
 
 # Of its GPU's memory, the trials sharing it take this much together (the rest: CUDA's own).
 GPU_MEMORY_SHARED = 0.9
@@ -36,4 +36,13 @@ def main(snakemake):
     )
 
 
-job.run(snakemake, main)
+def interrupted(snakemake) -> str:
+    """What Ctrl-C left: the checkpoint of the last finished epoch, from which a rerun resumes."""
+    epochs = snakemake.params.trial["epochs"]
+    done = checkpointed_epoch(snakemake.params.checkpoint_dir)
+    if done:
+        return f"interrupted (Ctrl-C) after epoch {done} of {epochs}; a rerun resumes from it"
+    return f"interrupted (Ctrl-C) in epoch 1 of {epochs}, before its first checkpoint; a rerun starts it afresh"
+
+
+job.run(snakemake, main, interrupted=lambda: interrupted(snakemake))

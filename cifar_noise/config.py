@@ -24,6 +24,8 @@ from .shards import shard_count
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 RESULTS = "results"
+# Per-epoch checkpoints of running trials, outside every rule's outputs.
+CHECKPOINTS = f"{RESULTS}/checkpoints"
 
 # Which noise parameters mean something for which noise type.
 NOISE_PARAM_KEYS = {name: set(default_params(name)) for name in noise_types()}
@@ -664,4 +666,4 @@ class Study:
 
     @staticmethod
     def checkpoint_dir(name: str, trial: int) -> str:
-        return f"{RESULTS}/checkpoints/{name}/trial-{int(trial):02d}"
+        return f"{CHECKPOINTS}/{name}/trial-{int(trial):02d}"

@@ -128,6 +128,13 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256", chunk: int =
     return digest.hexdigest()
 
 
+def remove_empty_folders(root: str | os.PathLike) -> None:
+    """Remove ``root`` and every folder below it that holds no file (deepest first)."""
+    for folder, _, _ in sorted(os.walk(root), key=lambda entry: -entry[0].count(os.sep)):
+        with contextlib.suppress(OSError):  # not empty, or gone already
+            os.rmdir(folder)
+
+
 def npy_layout(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, int]:
     """Return (shape, dtype, data offset) of a C-ordered .npy file, checking it is complete.
 

@@ -286,3 +286,7 @@ def test_every_result_has_the_mode_the_umask_gives(tiny_study):
     wrong = {path: oct(mode) for path, mode in modes.items() if mode != (0o755 if (results / path).is_dir() else 0o644)}
     assert not wrong, f"{len(wrong)} of {len(modes)}: {sorted(wrong.items())[:10]}"
 
+
+def test_finished_trials_leave_no_checkpoint_folders(tiny_study):
+    workdir, _ = tiny_study
+    assert not (workdir / "results/checkpoints").exists()

@@ -1,7 +1,8 @@
 from snakemake.exceptions import WorkflowError
 
-from cifar_noise.config import RESULTS, Study
+from cifar_noise.config import CHECKPOINTS, RESULTS, Study
 from cifar_noise.errors import StudyError
+from cifar_noise.fileio import remove_empty_folders
 from cifar_noise.gpus import asks_for_gpu
 
 try:

@@ -252,10 +252,19 @@ def summary_markdown(
     if sweeps:
         lines += ["", "## Sweeps", ""]
         for name, sweep in sweeps.items():
-            lines += [f"**{sweep['description']}** (`{name}`, varying {sweep['vary']})", ""]
-            lines += _sweep_table(trials, sweep, sweep["experiments"], level)
-            if "baselines" in sweep:  # train-size sweeps: the same sizes without noise
-                lines += ["", "Without noise (step-matched baselines); the paired comparisons are above.", ""]
+            reference = (
+                "its step-matched no-noise baseline"
+                if sweep["baseline_kind"] == "step-matched"
+                else f"the sweep's {sweep['baseline_kind']}"
+            )
+            lines += [
+                f"**{sweep['description']}** (`{name}`, varying {sweep['vary']}; each point against {reference}, "
+                "paired, Holm-adjusted with the other conditions of that baseline)",
+                "",
+            ]
+            lines += _sweep_table(trials, sweep, sweep["experiments"], level, comparisons)
+            if sweep["baseline_kind"] == "step-matched" and any(sweep["baselines"]):
+                lines += ["", "Without noise (step-matched baselines):", ""]
                 lines += _sweep_table(trials, sweep, sweep["baselines"], level)
             lines.append("")
 
@@ -366,16 +375,33 @@ def _robustness_section(
     return lines
 
 
-def _sweep_table(trials: pd.DataFrame, sweep: dict, names: list[str], level: float) -> list[str]:
-    """One row per swept value: its experiment, trials, mean test accuracy and interval."""
-    lines = [
-        f"| {sweep['vary']} | experiment | trials | mean test accuracy | {level:.0%} CI |",
-        "|---|---|---|---|---|",
-    ]
-    for value, name in zip(sweep["values"], names, strict=True):
+def _sweep_table(
+    trials: pd.DataFrame, sweep: dict, names: list, level: float, comparisons: pd.DataFrame | None = None
+) -> list[str]:
+    """One row per swept value: its experiment, trials, mean test accuracy and interval; with
+    ``comparisons``, also the paired difference from the point's reference."""
+    pct = f"{level:.0%}"
+    header = f"| {sweep['vary']} | experiment | trials | mean test accuracy | {pct} CI |"
+    if comparisons is not None:
+        header += f" against | difference (paired) | {pct} CI | Holm p |"
+    lines = [header, "|---" * header.count(" |") + "|"]
+    for value, name, baseline in zip(sweep["values"], names, sweep["baselines"], strict=True):
+        if name is None:  # a point that is its own reference has no baseline row
+            continue
         acc = trials.loc[trials["experiment"] == name, "val_accuracy"]
         mean, low, high = mean_ci(acc, level)
-        lines.append(f"| {value:g} | `{name}` | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
+        row = f"| {value:g} | `{name}` | {len(acc)} | {mean:.4f} | {_ci(low, high)} |"
+        if comparisons is not None:
+            pair = comparisons[(comparisons["experiment"] == name) & (comparisons["baseline"] == baseline)]
+            if baseline is None or pair.empty:
+                row += " (the reference) | | | |"
+            else:
+                r = pair.iloc[0]
+                row += (
+                    f" `{baseline}` | {_signed(r['paired_difference'])} "
+                    f"| {_ci(r['paired_ci_low'], r['paired_ci_high'], sign='+')} | {_p(r['holm_p_value'])} |"
+                )
+        lines.append(row)
     return lines
 
 

@@ -19,7 +19,7 @@ from .corruptions import DEFAULT_CORRUPTIONS, severity_params
 from .download import verify_local_archive
 from .errors import StudyError
 from .fileio import file_digest
-from .noise import NOISES, condition_slug, default_params, noise_types
+from .noise import NOISES, condition_label, condition_slug, default_params, noise_types
 from .shards import shard_count
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
@@ -362,6 +362,20 @@ def _sweep_point(sweep: dict, value: float) -> dict:
     return exp
 
 
+def _sweep_title(sweep: dict, config: dict) -> str:
+    """A readable title for a sweep without a description, e.g. "sigma = 0, 5, 10: gaussian, x10,
+    2 epochs, 15,000 training images"."""
+    exp, vary = sweep["experiment"], sweep["vary"]
+    others = {key: value for key, value in noise_params(config, exp).items() if key != vary}
+    parts = [condition_label(exp["noise"], others) if others else exp["noise"]]
+    if vary != "enlarge":
+        parts.append(f"x{exp['enlarge']}")
+    parts.append(f"{exp['epochs']} epoch{'s' if exp['epochs'] != 1 else ''}")
+    if vary != "train_size":
+        parts.append(f"{exp['train_size']:,} training images")
+    return f"{vary} = {', '.join(f'{v:g}' for v in sweep['values'])}: {', '.join(parts)}"
+
+
 # What makes two experiments the same computation (their names, descriptions and trial counts
 # aside): identical definitions give identical trials, so they are run once.
 DEFINITION_FIELDS = (
@@ -437,30 +451,40 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
             label += "-raw"
         return add(label, baseline)
 
-    comparisons = []
     sweeps = {}
+    sweep_comparisons = []
     for name, sweep in config["sweeps"].items():
+        title = sweep["description"] or _sweep_title(sweep, config)
         points = []
         for value in sweep["values"]:
             point = _sweep_point(sweep, value)
-            label = f"{sweep['description'] or name}: {sweep['vary']}={value:g}"
-            point["description"] = label
+            point["description"] = f"{title}: {sweep['vary']}={value:g}"
             points.append(add(f"{name}-{sweep['vary']}{value:g}", point))
+        if sweep["vary"] in ("enlarge", "train_size") or 0 not in sweep["values"]:
+            # each point with noise against the no-noise baseline of as many optimizer steps
+            kind = "step-matched"
+            baselines = [
+                None if experiments[p]["noise"] == "none" else matched_baseline(experiments[p]) for p in points
+            ]
+        else:  # a noise parameter swept from 0: each point against the same pipeline without noise
+            kind = f"{sweep['vary']}=0"
+            zero = points[sweep["values"].index(0)]
+            baselines = [None if point == zero else zero for point in points]
         sweeps[name] = {
             "vary": sweep["vary"],
             "values": list(sweep["values"]),
             "experiments": points,
-            "description": sweep["description"] or name,
+            "description": title,
+            "baselines": baselines,  # each point's reference (None: the point is one itself)
+            "baseline_kind": kind,
         }
-        if sweep["vary"] == "train_size" and sweep["experiment"]["noise"] != "none":
-            # with noise and without, at every size: the curve the question is about
-            baselines = [matched_baseline(experiments[point]) for point in points]
-            sweeps[name]["baselines"] = baselines
-            comparisons += [
-                {"experiment": point, "baseline": baseline, "kind": "step-matched"}
-                for point, baseline in zip(points, baselines, strict=True)
-            ]
+        sweep_comparisons += [
+            {"experiment": point, "baseline": baseline, "kind": kind}
+            for point, baseline in zip(points, baselines, strict=True)
+            if baseline
+        ]
 
+    comparisons = []
     for name, exp in config["experiments"].items():
         if exp["noise"] == "none":  # a no-noise experiment against another (raw vs scaled inputs, say)
             if exp["baseline"]:
@@ -475,6 +499,9 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
             comparisons.append({"experiment": name, "baseline": declared, "kind": "configured"})
         if matched:
             comparisons.append({"experiment": name, "baseline": matched, "kind": "step-matched"})
+    # a sweep point may be a declared experiment with the same baseline: each pair is compared once
+    compared = {(c["experiment"], c["baseline"]) for c in comparisons}
+    comparisons += [c for c in sweep_comparisons if (c["experiment"], c["baseline"]) not in compared]
     return experiments, comparisons, sweeps
 
 
@@ -655,7 +682,7 @@ class Study:
     def robustness_experiments(self) -> list[str]:
         """The experiments drawn in the robustness figures: declared conditions and their
         baselines; sweep points (their own figures) and unpaired-label runs (chance) left out."""
-        in_sweeps = {n for sweep in self.sweeps.values() for n in sweep["experiments"] + sweep.get("baselines", [])}
+        in_sweeps = {n for sweep in self.sweeps.values() for n in sweep["experiments"] + sweep["baselines"] if n}
         compared = {n for c in self.comparisons for n in (c["experiment"], c["baseline"])}
         return [
             n

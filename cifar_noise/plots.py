@@ -210,15 +210,19 @@ def comparison_curves(histories: dict[str, list[pd.DataFrame]], comparisons: lis
 
 
 def sweep_plot(trials: pd.DataFrame, sweep: dict, path, level: float = 0.95) -> None:
-    """Test accuracy against the swept value: every trial, the mean and its confidence band; for a
-    train-size sweep also the step-matched no-noise baseline of every size."""
+    """Test accuracy against the swept value: every trial, the mean and its confidence band, and the
+    reference each point is compared with: the step-matched no-noise baseline of every point, or
+    the sweep's own point without noise (sigma=0, say) as a band across the plot."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    curves = [("with noise" if "baselines" in sweep else "mean", sweep["experiments"], "tab:blue")]
-    if "baselines" in sweep:
-        curves.append(("without noise (step-matched)", sweep["baselines"], "tab:orange"))
-    for label, names, colour in curves:
+    reference = [name for name in sweep["baselines"] if name]
+    step_matched = reference and sweep["baseline_kind"] == "step-matched"
+    curves = [("with noise" if step_matched else "mean", sweep["values"], sweep["experiments"], "tab:blue")]
+    if step_matched:
+        points = [(v, name) for v, name in zip(sweep["values"], sweep["baselines"], strict=True) if name]
+        curves.append(("without noise (step-matched)", *zip(*points, strict=True), "tab:orange"))
+    for label, values, names, colour in curves:
         xs, means, lows, highs = [], [], [], []
-        for value, name in zip(sweep["values"], names, strict=True):
+        for value, name in zip(values, names, strict=True):
             acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
             ax.scatter(np.full(len(acc), value), acc, s=16, color=colour, alpha=0.6, zorder=3)
             mean, low, high = mean_ci(acc, level)
@@ -228,13 +232,19 @@ def sweep_plot(trials: pd.DataFrame, sweep: dict, path, level: float = 0.95) -> 
             highs.append(high)
         ax.plot(xs, means, color=colour, marker="o", markersize=4, label=f"{label}: mean of the trials (dots)")
         ax.fill_between(xs, lows, highs, color=colour, alpha=0.2, label=f"{label}: {level:.0%} CI")
+    if reference and not step_matched:  # every point against one of them: draw it across
+        acc = trials.loc[trials["experiment"] == reference[0], "val_accuracy"]
+        mean, low, high = mean_ci(acc, level)
+        ax.axhline(mean, color="tab:orange", linestyle="--", label=f"reference: {sweep['baseline_kind']}, mean")
+        if not math.isnan(low):
+            ax.axhspan(low, high, color="tab:orange", alpha=0.15, label=f"reference: {level:.0%} CI")
     if sweep["vary"] == "train_size":
         ax.set_xscale("log")
     ax.set_xlabel(sweep["vary"])
     ax.set_ylabel("test accuracy")
-    ax.set_title(sweep["description"])
+    ax.set_title(sweep["description"], fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     _save(fig, path)
 
 

@@ -217,6 +217,7 @@ def test_train_size_sweep_plot_and_summary_show_both_curves(tmp_path):
         "description": "size",
         "experiments": ["noisy300", "noisy1000"],
         "baselines": ["plain300", "plain1000"],
+        "baseline_kind": "step-matched",
     }
     from cifar_noise.plots import sweep_plot
 
@@ -265,3 +266,33 @@ def test_comparison_curves_put_condition_and_baseline_on_images_seen(tmp_path, m
     )
     plots.comparison_curves(histories, [{"experiment": "noisy", "baseline": "base", "kind": "step-matched"}], tmp_path)
     assert drawn["lines"] == {"noisy (2 trials)": [300, 600], "base (2 trials)": [100, 200, 300, 400, 500, 600]}
+
+
+@pytest.mark.parametrize(
+    "kind, baselines, shown",
+    [
+        ("sigma=0", [None, "s0", "s0"], "reference: sigma=0, mean"),
+        ("step-matched", ["plain5", "plain10", "plain20"], "without noise (step-matched): mean of the trials (dots)"),
+    ],
+)
+def test_sweep_plots_show_their_reference(tmp_path, monkeypatch, kind, baselines, shown):
+    from cifar_noise import plots
+
+    metrics = [fake_metrics(f"s{v}", t, 0.4 - v / 100 + t / 100, noise="gaussian") for v in (0, 10, 20) for t in (1, 2)]
+    metrics += [fake_metrics(f"plain{v}", t, 0.35 + t / 100) for v in (5, 10, 20) for t in (1, 2)]
+    sweep = {
+        "vary": "sigma",
+        "values": [0, 10, 20],
+        "description": "sigma",
+        "experiments": ["s0", "s10", "s20"],
+        "baselines": baselines,
+        "baseline_kind": kind,
+    }
+    drawn = {}
+    monkeypatch.setattr(
+        plots,
+        "_save",
+        lambda fig, path: drawn.update(labels=[t.get_text() for t in fig.axes[0].get_legend().get_texts()]),
+    )
+    plots.sweep_plot(trials_table(metrics), sweep, tmp_path / "sweep.png")
+    assert any(label.startswith(shown) for label in drawn["labels"]), drawn["labels"]

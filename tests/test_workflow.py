@@ -91,6 +91,9 @@ def test_everything_is_produced(study):
     assert "## What clipping changes" in summary and "| gaussian | sigma=20 | 300 |" in summary
     comparisons = pd.read_csv(results / "tables/comparisons.csv")
     assert ((comparisons["experiment"] == "unclipped") & (comparisons["baseline"] == "gaussian")).any()
+    # the sweep's points too: against the step-matched no-noise baseline, as the sweep has no sigma=0
+    reference = (comparisons["baseline"] == "no_noise-200-2ep-b50-official") & (comparisons["metric"] == "clean")
+    assert set(comparisons.loc[reference, "experiment"]) >= {"sigma-sigma5", "gaussian"}
 
 
 def test_trial_records(study):

@@ -296,3 +296,41 @@ def test_sweep_plots_show_their_reference(tmp_path, monkeypatch, kind, baselines
     )
     plots.sweep_plot(trials_table(metrics), sweep, tmp_path / "sweep.png")
     assert any(label.startswith(shown) for label in drawn["labels"]), drawn["labels"]
+
+
+def test_accuracy_plot_legend_covers_no_point(tmp_path, monkeypatch):
+    """The last experiment's trials sit low on the right, where a legend inside the axes would be."""
+    from cifar_noise import plots
+
+    metrics = [fake_metrics(f"e{i}", t, 0.5 + t / 100) for i in range(4) for t in (1, 2, 3)]
+    metrics += [fake_metrics("last", t, a) for t, a in enumerate([0.10, 0.12, 0.15], 1)]
+    drawn = {}
+
+    def capture(fig, path):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        legend = ax.get_legend().get_window_extent()
+        points = [p for c in ax.collections for p in c.get_offset_transform().transform(c.get_offsets())]
+        drawn.update(covered=[p for p in points if legend.contains(*p)], points=len(points))
+
+    monkeypatch.setattr(plots, "_save", capture)
+    plots.accuracy_plot(trials_table(metrics), tmp_path / "accuracy.png")
+    assert drawn["points"] >= 15 and not drawn["covered"]
+
+
+def test_intervals_of_too_few_trials_say_so():
+    """Two trials give a t-interval so wide that it leaves 0..1; it is shown as computed, and said to
+    rest on too few trials (statistics.min_trials), not clipped."""
+    metrics = [fake_metrics("base", t, a) for t, a in enumerate([0.40, 0.42, 0.38], 1)]
+    metrics += [fake_metrics("pair", t, a) for t, a in [(1, 0.05), (2, 0.25)]]
+    trials = trials_table(metrics)
+    experiments = {
+        name: {"description": "", "architecture": "seed_a", "train_size": 100, "noise": "none", "enlarge": 1,
+               "epochs": 2, "shuffle": "paired"}
+        for name in ("base", "pair")
+    }  # fmt: skip
+    text = summary_markdown(trials, comparisons_table(trials, []), experiments, {}, min_trials=3)
+    row = next(line for line in text.splitlines() if line.startswith("| `pair`"))
+    low = stats.ttest_1samp([0.05, 0.25], 0).confidence_interval(0.95).low
+    assert f"[{low:.4f}, " in row and low < 0 and "2 trials: too few" in row
+    assert "too few" not in next(line for line in text.splitlines() if line.startswith("| `base`"))

@@ -124,6 +124,7 @@ rule plot_results:
     params:
         experiments=list(STUDY.experiments),
         level=CONFIG["statistics"]["confidence"],
+        min_trials=CONFIG["statistics"]["min_trials"],
         trial_experiments=[t.experiment for t in STUDY.trials()],
         comparisons=STUDY.comparisons,
     script:

@@ -520,7 +520,7 @@ class Study:
 
     def __init__(self, config: dict):
         self.config = validate_config(config)
-        self._local_md5 = None
+        self._md5s: dict[str, str] = {}
         self.experiments, self.comparisons, self.sweeps = expand_experiments(self.config)
         self.corruptions = resolve_corruptions(self.config)
         _check_folder_names(self.experiments, self.sweeps)  # generated names too
@@ -529,13 +529,29 @@ class Study:
     # The archive the study reads: downloaded, or copied from the user's data.archive.
     archive = f"{RESULTS}/data/cifar-10-python.tar.gz"
 
-    def local_archive_md5(self) -> str:
-        """The md5 of the user's data.archive (read once per snakemake run); a StudyError naming
-        the path when it cannot be read."""
-        if self._local_md5 is None:
-            verify_local_archive(self.config["data"]["archive"], None)
-            self._local_md5 = file_digest(self.config["data"]["archive"], "md5")
-        return self._local_md5
+    def archive_md5(self) -> str | None:
+        """The content of the archive the study reads, by which its archive job is known (so the same
+        bytes, downloaded or copied, rerun nothing): data.archive's md5 when it is set; for a download
+        pinned by data.md5, the md5 of the archive already in results/data/ (the one the results
+        were made from, however it got there), or data.md5 before there is one; None for a download
+        without md5, whatever data.url serves. A StudyError names an unreadable data.archive."""
+        data = self.config["data"]
+        if data["archive"]:
+            verify_local_archive(data["archive"], None)
+            return self._md5(data["archive"])
+        if data["md5"] is None:
+            return None
+        return self.fetched_archive_md5() or data["md5"].lower()
+
+    def fetched_archive_md5(self) -> str | None:
+        """The md5 of the archive in results/data/, if there is one."""
+        return self._md5(self.archive) if Path(self.archive).is_file() else None
+
+    def _md5(self, path: str) -> str:
+        """A file's md5, read once per snakemake run (the archive is 163 MB)."""
+        if path not in self._md5s:
+            self._md5s[path] = file_digest(path, "md5")
+        return self._md5s[path]
 
     DATASET = {
         name: f"{RESULTS}/data/cifar10/{name}.npy"

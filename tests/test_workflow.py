@@ -125,7 +125,7 @@ def test_every_job_has_a_log(study):
     workdir, _ = study
     logs = workdir / "results" / "logs"
     for name in (
-        "download_archive.log",
+        "fetch_archive.log",
         "extract_dataset.log",
         "aggregate_trials.log",
         "plot_results.log",
@@ -221,7 +221,7 @@ def test_one_trial_alone_from_a_local_archive(tmp_path, tiny_archive):
     assert trained == {"salt_pepper/trial-02"}
     # nothing downloaded: the local archive was copied, checked against its md5
     assert hashlib.md5((tmp_path / "results/data/cifar-10-python.tar.gz").read_bytes()).hexdigest() == md5
-    assert not (tmp_path / "results/logs/download_archive.log").exists()
+    assert "copied " in (tmp_path / "results/logs/fetch_archive.log").read_text()
     assert {p.split("/")[1] for p in made if p.startswith("splits/")} == {"train200-official-trial02"}
     assert not any(p.startswith("experiments/") and "salt_pepper/trial-02" not in p for p in made)
     assert not any(p.startswith(("tables/", "plots/")) for p in made)
@@ -274,7 +274,7 @@ def test_wrong_md5_fails_cleanly(tmp_path, tiny_archive):
     config = write_config(tmp_path, tiny_config(url=archive.as_uri(), md5="0" * 32))
     result = snakemake(tmp_path, "results/data/cifar10/train_images.npy", config=config, check=False)
     assert result.returncode != 0
-    assert "Error in rule download_archive: " in result.stderr and "expected 000000" in result.stderr
+    assert "Error in rule fetch_archive: " in result.stderr and "expected 000000" in result.stderr
     assert not (tmp_path / "results/data/cifar-10-python.tar.gz").exists()
     assert not list((tmp_path / "results/data").glob(".*part"))
 

@@ -1,5 +1,7 @@
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
+from cifar_noise.changes import notes
 from cifar_noise.config import CHECKPOINTS, RESULTS, Study
 from cifar_noise.errors import StudyError
 from cifar_noise.fileio import remove_empty_folders
@@ -10,6 +12,15 @@ try:
 except StudyError as error:  # before any job runs: name the bad key and stop
     raise WorkflowError(str(error)) from None
 CONFIG = STUDY.config  # the validated config, defaults filled in
+
+# Before any job runs: what this config would redo (or keep) of the results already there. Only in
+# the main process: jobs that Snakemake runs as processes of their own (SLURM) load this file too.
+if workflow.is_main_process:
+    try:
+        for note in notes(STUDY):
+            logger.warning(f"Note: {note}")
+    except StudyError as error:
+        raise WorkflowError(str(error)) from None
 
 ENV = "../../envs/study.yaml"
 # The report's landing page, written by rule summarize (the question, the design, the answer).
@@ -56,20 +67,17 @@ wildcard_constraints:
     sweep=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
-def local_archive_md5(wildcards):
+def get_archive_md5(wildcards):
     try:
-        return STUDY.local_archive_md5()
+        return STUDY.archive_md5()
     except StudyError as error:  # a missing or unreadable data.archive: one line, before any job runs
         raise WorkflowError(str(error)) from None
 
 
 def archived_config(wildcards):
-    """The config as the study archive records it: a local archive by its content, not its path
-    (the same file at another path must not redo anything)."""
-    data = dict(CONFIG["data"])
-    if data["archive"]:
-        data["archive"] = f"a local copy with md5 {local_archive_md5(wildcards)}"
-    return {**CONFIG, "data": data}
+    """The config as the study archive records it: the CIFAR-10 archive by its content, not by
+    where it came from (the same file at another path, or downloaded, must not redo anything)."""
+    return {**CONFIG, "data": {"md5": get_archive_md5(wildcards)}}
 
 
 def trial_files(wildcards):
@@ -119,8 +127,7 @@ def sweep_plot_files():
 def benchmark_files():
     """The benchmark file of every job that runs before the runtime plot, from the rules' own
     benchmark: patterns (so only called after those rules are defined)."""
-    files = [(rules.copy_local_archive if CONFIG["data"]["archive"] else rules.download_archive).benchmark]
-    files.append(rules.extract_dataset.benchmark)
+    files = [rules.fetch_archive.benchmark, rules.extract_dataset.benchmark]
     files += expand(rules.split_dataset.benchmark, split=STUDY.split_ids())
     for t in STUDY.trials():
         trial = f"{t.trial:02d}"

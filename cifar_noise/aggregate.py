@@ -353,11 +353,11 @@ def _robustness_section(
         rows = trials[(trials["experiment"] == name) & trials["mean_corruption_accuracy"].notna()]
         if rows.empty:
             continue
-        corrupted = rows["mean_corruption_accuracy"]
+        scores = rows["mean_corruption_accuracy"]
         per = " | ".join(f"{rows[f'corruption_accuracy_{n}'].mean():.4f}" for n in names)
         lines.append(
-            f"| `{name}` | {len(rows)} | {rows['val_accuracy'].mean():.4f} | {corrupted.mean():.4f} "
-            f"| {_mean_ci(corrupted, level, min_trials)} | {per} |"
+            f"| `{name}` | {len(rows)} | {rows['val_accuracy'].mean():.4f} | {scores.mean():.4f} "
+            f"| {_mean_ci(scores, level, min_trials)} | {per} |"
         )
     if not clean.empty and not corrupted.empty:
         lines += [

@@ -334,3 +334,25 @@ def test_intervals_of_too_few_trials_say_so():
     low = stats.ttest_1samp([0.05, 0.25], 0).confidence_interval(0.95).low
     assert f"[{low:.4f}, " in row and low < 0 and "2 trials: too few" in row
     assert "too few" not in next(line for line in text.splitlines() if line.startswith("| `base`"))
+
+
+def test_the_robustness_section_marks_intervals_of_too_few_trials_too():
+    metrics = [fake_metrics("base", t, a) for t, a in enumerate([0.40, 0.42, 0.38], 1)]
+    metrics += [fake_metrics("noisy", t, a, noise="gaussian") for t, a in [(1, 0.45), (2, 0.47)]]
+    robustness = [
+        {"experiment": m["experiment"], "trial": m["trial"], "mean_corruption_accuracy": m["val_accuracy"] - 0.1,
+         "corruptions": [{"corruption": "gaussian", "accuracy": m["val_accuracy"] - 0.1}]}
+        for m in metrics
+    ]  # fmt: skip
+    trials = trials_table(metrics, robustness=robustness)
+    comparisons = comparisons_table(trials, [{"experiment": "noisy", "baseline": "base", "kind": "configured"}])
+    experiments = {
+        name: {"description": "", "architecture": "seed_a", "train_size": 100, "noise": "none", "enlarge": 1,
+               "epochs": 2, "shuffle": "paired"}
+        for name in ("base", "noisy")
+    }  # fmt: skip
+    corruptions = {"gaussian": {"description": "Gaussian", "vary": "sigma", "severities": [10]}}
+    text = summary_markdown(trials, comparisons, experiments, {}, corruptions=corruptions, min_trials=3)
+    section = text.split("## Robustness")[1]
+    assert "| `noisy` | 2 | 0.4600 | 0.3600 | [" in section and "2 trials: too few" in section
+    assert "**The answer on two axes.**" in section

@@ -195,6 +195,17 @@ def noise_params(config: dict, exp: dict) -> dict:
     return {**default_params(exp["noise"]), **config["noise"][exp["noise"]], **exp["noise_params"]}
 
 
+def test_pool(exp: dict) -> int:
+    """The test images an experiment's test_set holds: the training images it does not train on
+    plus the official 10,000 ("rest"), or the official ones alone."""
+    return (60000 - exp["train_size"]) if exp["test_set"] == "rest" else 10000
+
+
+def test_count(exp: dict) -> int:
+    """The test images of an experiment's splits (its test_size, where set)."""
+    return exp["test_size"] or test_pool(exp)
+
+
 def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
     problems = []
     unknown = set(exp["noise_params"]) - NOISE_PARAM_KEYS[exp["noise"]]
@@ -221,7 +232,7 @@ def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
             f"{where}.test_set: 'rest' with train_size {exp['train_size']} leaves no "
             "training images to test on; use test_set: official"
         )
-    available = (60000 - exp["train_size"]) if exp["test_set"] == "rest" else 10000
+    available = test_pool(exp)
     if exp["test_size"] and exp["test_size"] > available:
         problems.append(
             f"{where}.test_size: {exp['test_size']} is more than the {available} images of "
@@ -232,6 +243,9 @@ def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
         problems.append(f"{where}: regional patch_size must be odd (a square with a centre pixel), not {patch_size}")
     return problems
 
+
+# The most shard files (one job each) a study may have: the default study has 335.
+MAX_SHARD_JOBS = 5000
 
 # What makes trial t of two experiments use the same split (and so be a pair).
 SPLIT_FIELDS = ("train_size", "test_set", "test_size", "shuffle")
@@ -524,6 +538,7 @@ class Study:
         self.experiments, self.comparisons, self.sweeps = expand_experiments(self.config)
         self.corruptions = resolve_corruptions(self.config)
         _check_folder_names(self.experiments, self.sweeps)  # generated names too
+        self._check_shard_jobs()
 
     # ---- data -----------------------------------------------------------------------------
     # The archive the study reads: downloaded, or copied from the user's data.archive.
@@ -600,6 +615,21 @@ class Study:
     def shard_count(self, name: str) -> int:
         exp = self.experiment(name)
         return shard_count(exp["train_size"], exp["enlarge"], self.config["shards"]["size"])
+
+    def _check_shard_jobs(self) -> None:
+        """A job per shard: Snakemake plans about 200 jobs a second, so a small shards.size under a
+        large study would keep it planning for minutes before saying anything."""
+        trials = self.trials()
+        shards = sum(self.shard_count(t.experiment) for t in trials)
+        if shards > MAX_SHARD_JOBS:
+            exps = [self.experiments[t.experiment] for t in trials]
+            images = sum(exp["train_size"] * (exp["enlarge"] - 1) for exp in exps)
+            enough = -(-images // max(1, MAX_SHARD_JOBS - len(trials)))  # each trial's last shard may be partial
+            raise StudyError(
+                f"invalid config: shards.size: {self.config['shards']['size']} makes {shards:,} shard files, more than "
+                f"the {MAX_SHARD_JOBS:,} a study may have; set shards.size to at least {enough:,} "
+                "(or shrink the study: make plan shows its size)"
+            )
 
     def shard_files(self, name: str, trial: int) -> list[str]:
         folder = f"{Trial(name, int(trial)).folder}/shards"

@@ -125,6 +125,8 @@ def test_follow_up_targets_use_the_config_of_the_last_run(make_copy):
     assert "--configfile config.yaml --report report.html" in snakemake_line(make("report"))  # no run yet
     make("demo", "ARCHIVE=cifar.tar.gz")
     assert "--configfile config/demo.yaml --report report.html" in snakemake_line(make("report"))
+    assert ".venv/bin/python -m cifar_noise.plan config/demo.yaml" in make("-n", "plan").stdout
+    assert ".venv/bin/python -m cifar_noise.plan mine.yaml" in make("-n", "plan", "CONFIG=mine.yaml").stdout
     trial = "results/experiments/no_noise/trial-03/metrics.json"
     threads = "--set-threads train_trial=1 evaluate_trial=1 make_shard=1"
     assert snakemake_line(make("trial", "TRIAL=no_noise/trial-03")).endswith(

@@ -228,3 +228,30 @@ def test_a_full_disk_fails_in_one_line_leaves_nothing_half_written_and_a_rerun_f
         if case in ("model", "metrics"):  # training was not redone: it resumed after its last epoch
             metrics = json.loads((tmp_path / TARGET).read_text())
             assert metrics["resumed_from_epoch"] == 1
+
+
+@pytest.mark.fault(kind="full disk", real=True)
+def test_a_run_that_would_not_fit_stops_before_its_first_job(tmp_path, tiny_archive, mountable):
+    """300 images x100 in shards (91 MB) for a 64 MB disk: one line before any job, nothing written."""
+    wide = {**TINY_EXPERIMENT, "train_size": 300, "noise": "gaussian", "enlarge": 100, "trials": 1}
+    config = tiny_config(
+        matched_baselines=False,
+        sweeps={},
+        data={"archive": str(tiny_archive[0])},
+        shards={"size": 10000},
+        experiments={"wide": wide},
+    )
+    config = write_config(tmp_path, config)
+    results = tmp_path / "results"
+    with small_disk(results, "64m"):
+        snakemake(tmp_path, "results/data/cifar10/train_images.npy", config=config)  # the tiny dataset fits
+        before = sorted(results.rglob("*"))
+        stopped = snakemake(tmp_path, config=config, check=False)
+        output = stopped.stdout + stopped.stderr
+        assert stopped.returncode != 0, output[-3000:]
+        said = re.findall(r"^this run would write .*$", output, re.M)
+        # (the split is sized as CIFAR-10's: 10,000 official test images, not the tiny archive's 100)
+        assert len(said) == 1 and "(shards 0.09 GB, splits 0.03 GB)" in said[0], output[-3000:]
+        assert f"but only 0.06 GB are free on the disk of {results}: lower trials, enlarge or train_size" in said[0]
+        assert "Traceback" not in output
+        assert sorted(results.rglob("*")) == before

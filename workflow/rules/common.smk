@@ -6,6 +6,7 @@ from cifar_noise.config import CHECKPOINTS, RESULTS, Study
 from cifar_noise.errors import StudyError
 from cifar_noise.fileio import remove_empty_folders
 from cifar_noise.gpus import asks_for_gpu
+from cifar_noise.plan import check_disk
 
 try:
     STUDY = Study(config)
@@ -28,6 +29,15 @@ REPORT_LANDING = f"{RESULTS}/report/workflow.rst"
 
 # Tables, statistics and plots need no deep learning framework: a small environment of their own.
 REPORT_ENV = "../../envs/report.yaml"
+
+
+def check_disk_space():
+    """Stop with one line when the splits, shards and corrupted sets that the jobs about to run
+    would write do not fit in the free space (workflow.dag holds those jobs once planning is done)."""
+    try:
+        check_disk(STUDY, [path for job in workflow.dag.needrun_jobs() for path in job.output])
+    except StudyError as error:
+        raise WorkflowError(str(error)) from None
 
 
 def trains_on_gpu():

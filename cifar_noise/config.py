@@ -519,6 +519,13 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
     return experiments, comparisons, sweeps
 
 
+def _some(names, shown: int = 8) -> str:
+    """The first names of a list, for a message: "a, b, c and 12 more"."""
+    names = list(names)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 @dataclass(frozen=True)
 class Trial:
     experiment: str
@@ -580,10 +587,32 @@ class Study:
 
     def experiment(self, name: str) -> dict:
         if name not in self.experiments:
-            raise StudyError(f"no experiment {name!r} in the config (have: {', '.join(self.experiments)})")
+            raise StudyError(f"no experiment {name!r} in the config; its experiments: {_some(self.experiments)}")
         return self.experiments[name]
 
+    def check_trial(self, name: str, trial: int) -> None:
+        """A StudyError for a trial that the config does not have (a target's experiment or number)."""
+        count = self.experiment(name)["trials"]
+        if not 1 <= int(trial) <= count:
+            raise StudyError(
+                f"experiment {name!r} has {count} trial{'s' if count != 1 else ''} "
+                f"(trial-01{f' to trial-{count:02d}' if count > 1 else ''}): there is no trial-{int(trial):02d}"
+            )
+
+    def sweep(self, name: str) -> dict:
+        if name not in self.sweeps:
+            raise StudyError(f"no sweep {name!r} in the config; its sweeps: {_some(self.sweeps) or 'none'}")
+        return self.sweeps[name]
+
+    def noise_condition(self, slug: str) -> tuple[str, dict]:
+        """The noise and parameters of a noise example's name, e.g. gaussian-sigma20."""
+        conditions = self.noise_conditions()
+        if slug not in conditions:
+            raise StudyError(f"no noise condition {slug!r} in the config; its conditions: {_some(conditions)}")
+        return conditions[slug]
+
     def split_id(self, name: str, trial: int) -> str:
+        self.check_trial(name, trial)
         exp = self.experiment(name)
         test = exp["test_set"] + (f"{exp['test_size']}" if exp["test_size"] else "")
         shuffle = "-unpaired" if exp["shuffle"] == "unpaired" else ""
@@ -610,7 +639,7 @@ class Study:
                         "shuffle": exp["shuffle"],
                         "seed": derive_seed(self.config["seed"], "split", trial),
                     }
-        raise StudyError(f"no experiment uses split {split_id!r}")
+        raise StudyError(f"no trial of the config uses split {split_id!r}; its splits: {_some(self.split_ids())}")
 
     def shard_count(self, name: str) -> int:
         exp = self.experiment(name)
@@ -640,6 +669,7 @@ class Study:
         return [path.removesuffix(".npy") + ".json" for path in self.shard_files(name, trial)]
 
     def shard_params(self, name: str, trial: int) -> dict:
+        self.check_trial(name, trial)
         exp = self.experiment(name)
         return {
             "noise": exp["noise"],
@@ -655,6 +685,7 @@ class Study:
         metrics.json). Snakemake reruns a trial when these change, so no folder, description or
         evaluation batch size belongs here: moving a checkout or rewording a description must
         not retrain anything."""
+        self.check_trial(name, trial)
         trial = int(trial)
         exp = self.experiment(name)
         training = self.config["training"]
@@ -702,7 +733,8 @@ class Study:
     def corruption_params(self, split_id: str, name: str) -> dict:
         """What determines one corrupted test set: its split's seed, the subset size, the corruption."""
         if name not in self.corruptions:
-            raise StudyError(f"no corruption {name!r} in the config (have: {', '.join(self.corruptions)})")
+            corruptions = _some(self.corruptions) or "none"
+            raise StudyError(f"no corruption {name!r} in the config; its corruptions: {corruptions}")
         return {
             "split_seed": self.split_params(split_id)["seed"],
             "test_size": self.config["corruptions"]["test_size"],
@@ -711,6 +743,7 @@ class Study:
 
     def evaluation_params(self, name: str, trial: int) -> dict:
         """What determines a trial's numbers on the corrupted sets (besides its trained model)."""
+        self.check_trial(name, trial)
         trial = int(trial)
         return {
             "experiment": name,

@@ -158,7 +158,8 @@ def test_trials_paths_and_shared_splits():
     assert study.shard_files("base", 1) == []
     params = study.trial_params("noisy", "03")
     assert params["noise_params"] == {"sigma": 5}
-    assert params["train_seed"] == study.trial_params("base", 3)["train_seed"]
+    assert params["train_seed"] == derive_seed(study.config["seed"], "train", 3)  # trial 3 of any experiment
+    assert study.trial_params("base", 2)["train_seed"] == study.trial_params("noisy", 2)["train_seed"]
     assert params["train_seed"] != study.trial_params("noisy", 2)["train_seed"]
 
 

@@ -268,6 +268,35 @@ def test_bad_config_stops_before_any_job(tmp_path, change, message):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("plots/sweeps/sigmaa.png", "no sweep 'sigmaa' in the config; its sweeps: sigma"),
+        ("plots/noise_examples/gaussian-sigma7.png", "no noise condition 'gaussian-sigma7' in the config; its "),
+        ("experiments/gaussian/trial-03/metrics.json", "experiment 'gaussian' has 2 trials (trial-01 to trial-02): "),
+        (
+            "experiments/gaussian/trial-03/robustness.json",
+            "experiment 'gaussian' has 2 trials (trial-01 to trial-02): ",
+        ),
+        ("experiments/gausian/trial-01/metrics.json", "no experiment 'gausian' in the config; its experiments: "),
+        ("experiments/gaussian/trial-09/shards/shard-0000.npy", "experiment 'gaussian' has 2 trials"),
+        (
+            "splits/train200-official-trial09/split.json",
+            "no trial of the config uses split 'train200-official-trial09'",
+        ),
+    ],
+)
+@pytest.mark.fault(kind="bad target", real=True)
+def test_a_target_that_the_config_does_not_have_is_one_line(tmp_path, target, message):
+    config = write_config(tmp_path, tiny_config())
+    result = snakemake(tmp_path, "--dry-run", f"results/{target}", config=config, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    said = [line for line in output.splitlines() if "rror" in line or "xception" in line]
+    assert len(said) == 1 and said[0].startswith(f"Error: {message}"), output[-3000:]
+    assert "Traceback" not in output
+
+
 @pytest.mark.fault(kind="bad download", real=True)
 def test_wrong_md5_fails_cleanly(tmp_path, tiny_archive):
     archive, _ = tiny_archive

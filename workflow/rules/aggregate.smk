@@ -181,7 +181,7 @@ rule plot_sweep:
     resources:
         **SMALL_JOB,
     params:
-        sweep=lambda wildcards: STUDY.sweeps[wildcards.sweep],
+        sweep=get_sweep,
         level=CONFIG["statistics"]["confidence"],
     script:
         "../../scripts/plot_sweep.py"

@@ -1,3 +1,5 @@
+import functools
+
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
@@ -90,7 +92,24 @@ def archived_config(wildcards):
     return {**CONFIG, "data": {"md5": get_archive_md5(wildcards)}}
 
 
-def trial_files(wildcards):
+def names_a_target(function):
+    """For an input or params function that reads a wildcard naming an experiment, trial, split,
+    sweep or noise condition: a target that the config does not have (a misspelled plot, a trial
+    beyond the count) stops snakemake with one line saying what there is. Snakemake wraps any
+    Exception of an input function in a many-line InputFunctionException, but lets SystemExit pass."""
+
+    @functools.wraps(function)
+    def checked(wildcards, **aux):
+        try:
+            return function(wildcards, **aux)
+        except StudyError as error:
+            raise SystemExit(f"Error: {error}") from None
+
+    return checked
+
+
+@names_a_target
+def get_trial_files(wildcards):
     """Inputs of one training job: its split and its noise shards, and the records of what they are."""
     name, trial = wildcards.experiment, wildcards.trial
     return {
@@ -101,7 +120,35 @@ def trial_files(wildcards):
     }
 
 
-def evaluation_files(wildcards):
+@names_a_target
+def get_shard_originals(wildcards):
+    """The training images of the split a shard perturbs."""
+    return STUDY.split_files(wildcards.experiment, wildcards.trial)["train_images"]
+
+
+@names_a_target
+def get_trial_params(wildcards):
+    return STUDY.trial_params(wildcards.experiment, wildcards.trial)
+
+
+@names_a_target
+def get_shard_params(wildcards):
+    return STUDY.shard_params(wildcards.experiment, wildcards.trial)
+
+
+@names_a_target
+def get_trial_split_params(wildcards):
+    """What the record of a trial's split must say (the values its rule was given)."""
+    return STUDY.split_params(STUDY.split_id(wildcards.experiment, wildcards.trial))
+
+
+@names_a_target
+def get_split_params(wildcards):
+    return STUDY.split_params(wildcards.split)
+
+
+@names_a_target
+def get_evaluation_files(wildcards):
     """A trial's trained model, its split's test labels and the split's corrupted test sets."""
     split = STUDY.split_id(wildcards.experiment, wildcards.trial)
     return {
@@ -109,6 +156,31 @@ def evaluation_files(wildcards):
         "test_labels": STUDY.split_files(wildcards.experiment, wildcards.trial)["test_labels"],
         "corrupted": list(STUDY.corrupted_files(split).values()),
     }
+
+
+@names_a_target
+def get_evaluation_params(wildcards):
+    return STUDY.evaluation_params(wildcards.experiment, wildcards.trial)
+
+
+@names_a_target
+def get_corruption_params(wildcards):
+    return STUDY.corruption_params(wildcards.split, wildcards.corruption)
+
+
+@names_a_target
+def get_noise(wildcards):
+    return STUDY.noise_condition(wildcards.condition)[0]
+
+
+@names_a_target
+def get_noise_params(wildcards):
+    return STUDY.noise_condition(wildcards.condition)[1]
+
+
+@names_a_target
+def get_sweep(wildcards):
+    return STUDY.sweep(wildcards.sweep)
 
 
 # Training images on which the share of values that clipping changes is measured, per condition.

@@ -51,6 +51,6 @@ rule split_dataset:
         mem_mb=scaled(2000),
         runtime=scaled(15),
     params:
-        split=lambda wildcards: STUDY.split_params(wildcards.split),
+        split=get_split_params,
     script:
         "../../scripts/split_dataset.py"

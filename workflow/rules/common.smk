@@ -1,4 +1,5 @@
 import functools
+import json
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
@@ -88,8 +89,9 @@ def get_archive_md5(wildcards):
 
 def archived_config(wildcards):
     """The config as the study archive records it: the CIFAR-10 archive by its content, not by
-    where it came from (the same file at another path, or downloaded, must not redo anything)."""
-    return {**CONFIG, "data": {"md5": get_archive_md5(wildcards)}}
+    where it came from (the same file at another path, or downloaded, must not redo anything), and
+    keys sorted (--config puts the keys it sets first; the order means nothing)."""
+    return json.loads(json.dumps({**CONFIG, "data": {"md5": get_archive_md5(wildcards)}}, sort_keys=True))
 
 
 def names_a_target(function):

@@ -297,6 +297,19 @@ def test_a_target_that_the_config_does_not_have_is_one_line(tmp_path, target, me
     assert "Traceback" not in output
 
 
+@pytest.mark.fault(kind="bad archive", real=True)
+def test_a_missing_local_archive_is_one_line(tmp_path):
+    config = tiny_config()
+    config["data"]["archive"] = str(tmp_path / "nowhere.tar.gz")
+    result = snakemake(tmp_path, "--dry-run", config=write_config(tmp_path, config), check=False)
+    output = result.stdout + result.stderr
+    said = [line for line in output.splitlines() if "rror" in line or "xception" in line]
+    assert result.returncode != 0 and said == [
+        f"Error: data.archive {tmp_path / 'nowhere.tar.gz'} does not exist; fix the path or remove data.archive to "
+        "download"
+    ], output[-3000:]
+
+
 @pytest.mark.fault(kind="bad download", real=True)
 def test_wrong_md5_fails_cleanly(tmp_path, tiny_archive):
     archive, _ = tiny_archive

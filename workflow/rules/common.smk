@@ -80,25 +80,11 @@ wildcard_constraints:
     sweep=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
-def get_archive_md5(wildcards):
-    try:
-        return STUDY.archive_md5()
-    except StudyError as error:  # a missing or unreadable data.archive: one line, before any job runs
-        raise WorkflowError(str(error)) from None
-
-
-def archived_config(wildcards):
-    """The config as the study archive records it: the CIFAR-10 archive by its content, not by
-    where it came from (the same file at another path, or downloaded, must not redo anything), and
-    keys sorted (--config puts the keys it sets first; the order means nothing)."""
-    return json.loads(json.dumps({**CONFIG, "data": {"md5": get_archive_md5(wildcards)}}, sort_keys=True))
-
-
-def names_a_target(function):
-    """For an input or params function that reads a wildcard naming an experiment, trial, split,
-    sweep or noise condition: a target that the config does not have (a misspelled plot, a trial
-    beyond the count) stops snakemake with one line saying what there is. Snakemake wraps any
-    Exception of an input function in a many-line InputFunctionException, but lets SystemExit pass."""
+def one_line_errors(function):
+    """For an input or params function: its StudyError (a target naming an experiment, trial,
+    split, sweep or noise condition that the config does not have; a data.archive that is not
+    there) stops snakemake with that one line. Snakemake wraps any Exception of such a function in
+    a many-line InputFunctionException, but lets SystemExit pass."""
 
     @functools.wraps(function)
     def checked(wildcards, **aux):
@@ -110,7 +96,19 @@ def names_a_target(function):
     return checked
 
 
-@names_a_target
+@one_line_errors
+def get_archive_md5(wildcards):
+    return STUDY.archive_md5()
+
+
+def archived_config(wildcards):
+    """The config as the study archive records it: the CIFAR-10 archive by its content, not by
+    where it came from (the same file at another path, or downloaded, must not redo anything), and
+    keys sorted (--config puts the keys it sets first; the order means nothing)."""
+    return json.loads(json.dumps({**CONFIG, "data": {"md5": get_archive_md5(wildcards)}}, sort_keys=True))
+
+
+@one_line_errors
 def get_trial_files(wildcards):
     """Inputs of one training job: its split and its noise shards, and the records of what they are."""
     name, trial = wildcards.experiment, wildcards.trial
@@ -122,34 +120,34 @@ def get_trial_files(wildcards):
     }
 
 
-@names_a_target
+@one_line_errors
 def get_shard_originals(wildcards):
     """The training images of the split a shard perturbs."""
     return STUDY.split_files(wildcards.experiment, wildcards.trial)["train_images"]
 
 
-@names_a_target
+@one_line_errors
 def get_trial_params(wildcards):
     return STUDY.trial_params(wildcards.experiment, wildcards.trial)
 
 
-@names_a_target
+@one_line_errors
 def get_shard_params(wildcards):
     return STUDY.shard_params(wildcards.experiment, wildcards.trial)
 
 
-@names_a_target
+@one_line_errors
 def get_trial_split_params(wildcards):
     """What the record of a trial's split must say (the values its rule was given)."""
     return STUDY.split_params(STUDY.split_id(wildcards.experiment, wildcards.trial))
 
 
-@names_a_target
+@one_line_errors
 def get_split_params(wildcards):
     return STUDY.split_params(wildcards.split)
 
 
-@names_a_target
+@one_line_errors
 def get_evaluation_files(wildcards):
     """A trial's trained model, its split's test labels and the split's corrupted test sets."""
     split = STUDY.split_id(wildcards.experiment, wildcards.trial)
@@ -160,27 +158,27 @@ def get_evaluation_files(wildcards):
     }
 
 
-@names_a_target
+@one_line_errors
 def get_evaluation_params(wildcards):
     return STUDY.evaluation_params(wildcards.experiment, wildcards.trial)
 
 
-@names_a_target
+@one_line_errors
 def get_corruption_params(wildcards):
     return STUDY.corruption_params(wildcards.split, wildcards.corruption)
 
 
-@names_a_target
+@one_line_errors
 def get_noise(wildcards):
     return STUDY.noise_condition(wildcards.condition)[0]
 
 
-@names_a_target
+@one_line_errors
 def get_noise_params(wildcards):
     return STUDY.noise_condition(wildcards.condition)[1]
 
 
-@names_a_target
+@one_line_errors
 def get_sweep(wildcards):
     return STUDY.sweep(wildcards.sweep)
 

@@ -4,7 +4,7 @@
 # GPU machine: add GPU=1 to set up .venv from requirements-gpu.lock (Keras on a CUDA build of
 # PyTorch instead of TensorFlow) and to train with profiles/gpu; see README.md.
 # Another study: make study CONFIG=my_study.yaml; make plan CONFIG=... says first what it costs.
-# After a run, with the config, GPU and threads that made its results (remembered in $(LAST_RUN)):
+# After a run, with the config, GPU and threads that made its results (remembered in .last-run.mk):
 #               make report                       report.html
 #               make trial TRIAL=no_noise/trial-03  one trial alone (with its split and shards)
 #               make redo TRIAL=no_noise/trial-03   train that trial again (it alone)
@@ -20,7 +20,13 @@ TRIAL ?=
 ARGS ?=
 LAST_RUN ?= .last-run.mk
 -include $(LAST_RUN)
+# The follow-ups run as the last run did, on the GPU if it did (GPU= on the command line wins);
+# the other targets only where GPU=1 is given.
+FOLLOW_UPS := report trial redo plan
+ifneq ($(filter $(FOLLOW_UPS),$(MAKECMDGOALS)),)
 GPU ?= $(LAST_GPU)
+endif
+GPU ?=
 ARCHIVE_CONFIG := $(if $(ARCHIVE),--config 'data={"archive": "$(abspath $(ARCHIVE))"}',)
 LOCK := $(if $(GPU),requirements-gpu.lock,requirements.lock)
 PROFILE := $(if $(GPU),--workflow-profile profiles/gpu,)

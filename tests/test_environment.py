@@ -141,6 +141,11 @@ def test_follow_up_targets_use_the_config_of_the_last_run(make_copy):
     assert "--configfile mine.yaml --report" in snakemake_line(make("report"))
     missing = make("trial")
     assert missing.returncode != 0 and "TRIAL is missing: name a trial as <experiment>/trial-<NN>" in missing.stderr
+    # after a run on the GPU: the follow-ups use the GPU profile and environment, other targets do not
+    (folder / ".last-run.mk").write_text("LAST_CONFIG := config/demo.yaml\nLAST_GPU := 1\nLAST_THREADS :=\n")
+    report = make("-n", "report").stdout
+    assert "--workflow-profile profiles/gpu --configfile config/demo.yaml" in report and "requirements-gpu" in report
+    assert "requirements-gpu" not in make("-n", "test").stdout
 
 
 @pytest.mark.fault(kind="no GPU", real=True)

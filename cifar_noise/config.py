@@ -195,15 +195,21 @@ def noise_params(config: dict, exp: dict) -> dict:
     return {**default_params(exp["noise"]), **config["noise"][exp["noise"]], **exp["noise_params"]}
 
 
-def test_pool(exp: dict) -> int:
+# CIFAR-10's training and test images.
+CIFAR10_SIZES = (50000, 10000)
+
+
+def test_pool(exp: dict, sizes: tuple[int, int] = CIFAR10_SIZES) -> int:
     """The test images an experiment's test_set holds: the training images it does not train on
-    plus the official 10,000 ("rest"), or the official ones alone."""
-    return (60000 - exp["train_size"]) if exp["test_set"] == "rest" else 10000
+    plus the official test images ("rest"), or the official ones alone (``sizes``: the dataset's
+    training and test images)."""
+    train, test = sizes
+    return (train - exp["train_size"] + test) if exp["test_set"] == "rest" else test
 
 
-def test_count(exp: dict) -> int:
+def test_count(exp: dict, sizes: tuple[int, int] = CIFAR10_SIZES) -> int:
     """The test images of an experiment's splits (its test_size, where set)."""
-    return exp["test_size"] or test_pool(exp)
+    return exp["test_size"] or test_pool(exp, sizes)
 
 
 def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:

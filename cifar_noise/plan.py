@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from .config import RESULTS, Study, test_count
+from .config import CIFAR10_SIZES, RESULTS, Study, test_count
 from .errors import StudyError
-from .fileio import write_json
+from .fileio import npy_layout, write_json
 from .shards import shard_rows
 
 IMAGE_BYTES = 32 * 32 * 3
@@ -39,12 +39,22 @@ def _npy(images: int, image_bytes: int = IMAGE_BYTES) -> int:
     return NPY_HEADER + images * image_bytes
 
 
+def dataset_sizes(study: Study) -> tuple[int, int]:
+    """The dataset's training and test images: from the extracted arrays where they exist (any
+    CIFAR-format archive), else CIFAR-10's."""
+    try:
+        return tuple(npy_layout(study.DATASET[f"{part}_labels"])[0][0] for part in ("train", "test"))
+    except (OSError, ValueError):
+        return CIFAR10_SIZES
+
+
 def footprint(study: Study) -> dict[str, tuple[str, int]]:
     """The large files the study writes, by path: what they are and their size in bytes (models,
     logs and tables, a few MB per trial, aside)."""
+    sizes = dataset_sizes(study)
     files = {study.archive: ("dataset", ARCHIVE_BYTES)}
     for name, path in study.DATASET.items():
-        count = 50000 if name.startswith("train") else 10000
+        count = sizes[0] if name.startswith("train") else sizes[1]
         files[path] = ("dataset", _npy(count, IMAGE_BYTES if name.endswith("images") else 1))
     splits = {}
     for trial in study.trials():
@@ -52,7 +62,7 @@ def footprint(study: Study) -> dict[str, tuple[str, int]]:
     shard_size = study.config["shards"]["size"]
     for split, trial in splits.items():
         exp = study.experiments[trial.experiment]
-        counts = {"train": exp["train_size"], "test": test_count(exp)}
+        counts = {"train": exp["train_size"], "test": test_count(exp, sizes)}
         for key, path in study.split_files(trial.experiment, trial.trial).items():
             part, kind = key.split("_")
             files[path] = ("splits", _npy(counts[part], IMAGE_BYTES if kind == "images" else 1))
@@ -84,6 +94,8 @@ def by_kind(files: dict[str, tuple[str, int]]) -> dict[str, int]:
 
 
 def _gb(size: float) -> str:
+    if size < 1e9:
+        return f"{size / 1e6:.1f} MB"
     return f"{size / 1e9:.2f} GB" if size < 1e10 else f"{size / 1e9:,.0f} GB"
 
 
@@ -111,10 +123,11 @@ def workload(study: Study) -> dict:
     """Training and test images per architecture, and the training and evaluation jobs."""
     train: dict[str, int] = {}
     test: dict[str, int] = {}
+    sizes = dataset_sizes(study)
     severities = sum(len(c["severities"]) for c in study.corruptions.values())
     for trial in study.trials():
         exp = study.experiments[trial.experiment]
-        arch, tests = exp["architecture"], test_count(exp)
+        arch, tests = exp["architecture"], test_count(exp, sizes)
         corrupted = min(study.config["corruptions"]["test_size"] or tests, tests) * severities
         every_epoch = exp["epochs"] if study.config["training"]["evaluate_every_epoch"] else 0
         train[arch] = train.get(arch, 0) + exp["train_size"] * exp["enlarge"] * exp["epochs"]

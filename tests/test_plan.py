@@ -65,7 +65,8 @@ def test_plan_prints_trials_images_disk_and_time(tmp_path):
     out = done.stdout
     assert f"{trials} trials of 5 experiments" in out
     assert f"{train:,} training images" in out and f"{test:,} test images" in out
-    assert "disk:    dataset 0.35 GB, splits " in out and " free on " in out
+    dataset = 170_498_071 + 60000 * (3072 + 1) + 4 * 128  # CIFAR-10's archive and arrays
+    assert f"disk:    dataset {dataset / 1e6:.1f} MB, splits " in out and " free on " in out
     minutes = round((train / 1000 + test / 10000) / 60)
     assert f"time:    about {minutes} min of training and evaluation jobs one at a time" in out
     assert "measuring" not in out

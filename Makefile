@@ -3,20 +3,44 @@
 # Offline: add ARCHIVE=/path/to/cifar-10-python.tar.gz to use a local copy instead of downloading.
 # GPU machine: add GPU=1 to set up .venv from requirements-gpu.lock (Keras on a CUDA build of
 # PyTorch instead of TensorFlow) and to train with profiles/gpu; see README.md.
+# Another study: make study CONFIG=my_study.yaml; make plan CONFIG=... says first what it costs.
+# After a run, with the config, GPU and threads that made its results (remembered in .last-run.mk):
+#               make report                       report.html
+#               make trial TRIAL=no_noise/trial-03  one trial alone (with its split and shards)
+#               make redo TRIAL=no_noise/trial-03   train that trial again (it alone)
+# ARGS are passed on to snakemake, e.g. ARGS=--dry-run to see what a target would run.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+SNAKEMAKE ?= $(BIN)/snakemake
 CORES ?= all
 ARCHIVE ?=
+CONFIG ?=
+TRIAL ?=
+ARGS ?=
+LAST_RUN ?= .last-run.mk
+-include $(LAST_RUN)
+# The follow-ups run as the last run did, on the GPU if it did (GPU= on the command line wins);
+# the other targets only where GPU=1 is given.
+FOLLOW_UPS := report trial redo plan
+ifneq ($(filter $(FOLLOW_UPS),$(MAKECMDGOALS)),)
+GPU ?= $(LAST_GPU)
+endif
 GPU ?=
 ARCHIVE_CONFIG := $(if $(ARCHIVE),--config 'data={"archive": "$(abspath $(ARCHIVE))"}',)
 LOCK := $(if $(GPU),requirements-gpu.lock,requirements.lock)
 PROFILE := $(if $(GPU),--workflow-profile profiles/gpu,)
+GPU_CHECK := $(if $(GPU),check-gpu,)
 
-.PHONY: setup demo study test lint fault-table benchmark lock lock-gpu clean
+.PHONY: setup demo study report trial redo plan check-gpu test lint fault-table benchmark lock lock-gpu clean
+
+# GPU=1 on a machine without an NVIDIA GPU stops here, before .venv is replaced by the GPU one.
+check-gpu:
+	@nvidia-smi -L 2>/dev/null | grep -q '^GPU ' || { echo "make: GPU=1, but no NVIDIA GPU is visible here \
+	(nvidia-smi -L lists none): leave GPU=1 out to run on the CPU, or install the NVIDIA driver" >&2; exit 1; }
 
 # One .venv at a time: switching between the CPU and the GPU lock rebuilds it from scratch.
-$(VENV)/.installed-$(LOCK): $(LOCK)
+$(VENV)/.installed-$(LOCK): $(LOCK) | $(GPU_CHECK)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -29,11 +53,41 @@ setup: $(VENV)/.installed-$(LOCK)
 # are cores: their start-up (TensorFlow's import, the model, the first batches) overlaps.
 DEMO_THREADS := $(if $(GPU),,--set-threads train_trial=1 evaluate_trial=1 make_shard=1)
 
-demo: setup
-	$(BIN)/snakemake --cores $(CORES) $(PROFILE) --configfile config/demo.yaml $(ARCHIVE_CONFIG) $(DEMO_THREADS)
+# What made the results in results/, for the follow-up targets (a dry run makes nothing).
+remember = $(if $(filter -n --dry-run --dryrun,$(ARGS)),,printf 'LAST_CONFIG := %s\nLAST_GPU := %s\nLAST_THREADS := %s\n' \
+	'$(1)' '$(GPU)' '$(2)' > $(LAST_RUN))
 
-study: setup
-	$(BIN)/snakemake --cores $(CORES) $(PROFILE) $(ARCHIVE_CONFIG)
+demo: setup | $(GPU_CHECK)
+	$(call remember,config/demo.yaml,$(DEMO_THREADS))
+	$(SNAKEMAKE) --cores $(CORES) $(PROFILE) --configfile config/demo.yaml $(ARCHIVE_CONFIG) $(ARGS) $(DEMO_THREADS)
+
+STUDY_CONFIG = $(or $(CONFIG),config.yaml)
+study: setup | $(GPU_CHECK)
+	$(call remember,$(STUDY_CONFIG),)
+	$(SNAKEMAKE) --cores $(CORES) $(PROFILE) --configfile $(STUDY_CONFIG) $(ARCHIVE_CONFIG) $(ARGS)
+
+# The follow-ups: the config of the last make demo / make study unless CONFIG says otherwise, its
+# threads (they change the last digits of a trial's numbers) and its GPU setting.
+FOLLOW_CONFIG = $(or $(CONFIG),$(LAST_CONFIG),config.yaml)
+TRIAL_METRICS = results/experiments/$(TRIAL)/metrics.json
+need_trial = $(if $(TRIAL),,$(error TRIAL is missing: name a trial as <experiment>/trial-<NN>, e.g. TRIAL=no_noise/trial-03))
+
+report: setup
+	$(SNAKEMAKE) $(PROFILE) --configfile $(FOLLOW_CONFIG) --report report.html $(ARGS)
+
+trial: setup | $(GPU_CHECK)
+	$(need_trial)
+	$(SNAKEMAKE) --cores $(CORES) $(TRIAL_METRICS) $(PROFILE) --configfile $(FOLLOW_CONFIG) $(ARGS) $(LAST_THREADS)
+
+# --forcerun with the trial as the target: without a target snakemake would build the whole study.
+redo: setup | $(GPU_CHECK)
+	$(need_trial)
+	$(SNAKEMAKE) --cores $(CORES) $(TRIAL_METRICS) --forcerun $(TRIAL_METRICS) $(PROFILE) --configfile $(FOLLOW_CONFIG) \
+	  $(ARGS) $(LAST_THREADS)
+
+# What a study costs before it runs: trials, images, disk, and time at this machine's speed.
+plan: setup
+	$(BIN)/python -m cifar_noise.plan $(FOLLOW_CONFIG)
 
 # ARCHIVE also gives the tests the real CIFAR-10 archive (they read $$CIFAR10_ARCHIVE).
 test: setup
@@ -75,4 +129,4 @@ lock-gpu:
 	rm -f .lock-gpu.in .lock-gpu.json
 
 clean:
-	rm -rf results .snakemake
+	rm -rf results .snakemake $(LAST_RUN)

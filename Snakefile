@@ -32,6 +32,21 @@ include: "workflow/rules/aggregate.smk"
 report: os.path.abspath(REPORT_LANDING) if os.path.exists(REPORT_LANDING) else "workflow/report/workflow.rst"
 
 
+# Before the first job: what this run's jobs would write must fit on the disk (make plan: the sizes).
+onstart:
+    check_disk_space()
+
+
+# A finished trial removes its checkpoint folder; the experiments' folders above them go when the
+# run ends, not in the trials: another trial of the experiment may be creating its folder there.
+onsuccess:
+    remove_empty_folders(CHECKPOINTS)
+
+
+onerror:
+    remove_empty_folders(CHECKPOINTS)
+
+
 rule all:
     default_target: True
     input:

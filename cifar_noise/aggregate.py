@@ -151,6 +151,15 @@ def _ci(low: float, high: float, sign: str = "") -> str:
     return "n/a" if math.isnan(low) else f"[{low:{sign}.4f}, {high:{sign}.4f}]"
 
 
+def _mean_ci(values: pd.Series, level: float, min_trials: int) -> str:
+    """The interval of a mean, as computed; one of fewer than ``min_trials`` trials says so (an accuracy
+    interval of 2 trials can reach below 0: it is not clipped, it is too wide to mean anything)."""
+    _, low, high = mean_ci(values, level)
+    if math.isnan(low) or len(values) >= min_trials:
+        return _ci(low, high)
+    return f"{_ci(low, high)} ({len(values)} trials: too few to mean much)"
+
+
 def _signed(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:+.4f}"
 
@@ -187,8 +196,10 @@ def summary_markdown(
     level: float = 0.95,
     clipping: list[dict] | None = None,
     corruptions: dict | None = None,
+    min_trials: int = 3,
 ) -> str:
-    """results/summary.md: what a reader can paste into a paper."""
+    """results/summary.md: what a reader can paste into a paper. ``min_trials``: intervals of fewer
+    trials are marked as too few to mean much (statistics.min_trials)."""
     pct = f"{level:.0%}"
     on_corrupted = comparisons[comparisons["metric"] == "corruption"]
     comparisons = comparisons[comparisons["metric"] == "clean"]
@@ -197,7 +208,8 @@ def summary_markdown(
         "",
         f"{len(trials)} trials of {trials['experiment'].nunique()} experiments. Test accuracy is "
         "measured once after training on the held-out test set; intervals are Student-t "
-        f"{pct} confidence intervals over trials.",
+        f"{pct} confidence intervals over trials, shown as computed: one of fewer than {min_trials} trials "
+        "is marked as too few to mean much (it can even reach below 0).",
         "",
         f"| experiment | description | model | train | noise | epochs | trials | mean test accuracy | {pct} CI |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -206,13 +218,12 @@ def summary_markdown(
         acc = trials.loc[trials["experiment"] == name, "val_accuracy"]
         if acc.empty:
             continue
-        mean, low, high = mean_ci(acc, level)
         noise = "none" if exp["noise"] == "none" else f"{exp['noise']} ×{exp['enlarge']}"
         if exp["shuffle"] == "unpaired":
             noise += " (labels unpaired)"
         lines.append(
             f"| `{name}` | {exp['description']} | {exp['architecture']} | {exp['train_size']} | {noise} "
-            f"| {exp['epochs']} | {len(acc)} | {mean:.4f} | {_ci(low, high)} |"
+            f"| {exp['epochs']} | {len(acc)} | {acc.mean():.4f} | {_mean_ci(acc, level, min_trials)} |"
         )
 
     if not comparisons.empty:
@@ -247,16 +258,27 @@ def summary_markdown(
         lines.append("")
 
     if "mean_corruption_accuracy" in trials:
-        lines += _robustness_section(trials, experiments, comparisons, on_corrupted, level, corruptions or {})
+        lines += _robustness_section(
+            trials, experiments, comparisons, on_corrupted, level, corruptions or {}, min_trials
+        )
 
     if sweeps:
         lines += ["", "## Sweeps", ""]
         for name, sweep in sweeps.items():
-            lines += [f"**{sweep['description']}** (`{name}`, varying {sweep['vary']})", ""]
-            lines += _sweep_table(trials, sweep, sweep["experiments"], level)
-            if "baselines" in sweep:  # train-size sweeps: the same sizes without noise
-                lines += ["", "Without noise (step-matched baselines); the paired comparisons are above.", ""]
-                lines += _sweep_table(trials, sweep, sweep["baselines"], level)
+            reference = (
+                "its step-matched no-noise baseline"
+                if sweep["baseline_kind"] == "step-matched"
+                else f"the sweep's {sweep['baseline_kind']}"
+            )
+            lines += [
+                f"**{sweep['description']}** (`{name}`, varying {sweep['vary']}; each point against {reference}, "
+                "paired, Holm-adjusted with the other conditions of that baseline)",
+                "",
+            ]
+            lines += _sweep_table(trials, sweep, sweep["experiments"], level, min_trials, comparisons)
+            if sweep["baseline_kind"] == "step-matched" and any(sweep["baselines"]):
+                lines += ["", "Without noise (step-matched baselines):", ""]
+                lines += _sweep_table(trials, sweep, sweep["baselines"], level, min_trials)
             lines.append("")
 
     if clipping:
@@ -303,6 +325,7 @@ def _robustness_section(
     corrupted: pd.DataFrame,
     level: float,
     corruptions: dict,
+    min_trials: int,
 ) -> list[str]:
     """Clean accuracy and accuracy on the corrupted test sets, per experiment and per comparison."""
     pct = f"{level:.0%}"
@@ -330,10 +353,11 @@ def _robustness_section(
         rows = trials[(trials["experiment"] == name) & trials["mean_corruption_accuracy"].notna()]
         if rows.empty:
             continue
-        mean, low, high = mean_ci(rows["mean_corruption_accuracy"], level)
+        scores = rows["mean_corruption_accuracy"]
         per = " | ".join(f"{rows[f'corruption_accuracy_{n}'].mean():.4f}" for n in names)
         lines.append(
-            f"| `{name}` | {len(rows)} | {rows['val_accuracy'].mean():.4f} | {mean:.4f} | {_ci(low, high)} | {per} |"
+            f"| `{name}` | {len(rows)} | {rows['val_accuracy'].mean():.4f} | {scores.mean():.4f} "
+            f"| {_mean_ci(scores, level, min_trials)} | {per} |"
         )
     if not clean.empty and not corrupted.empty:
         lines += [
@@ -366,16 +390,37 @@ def _robustness_section(
     return lines
 
 
-def _sweep_table(trials: pd.DataFrame, sweep: dict, names: list[str], level: float) -> list[str]:
-    """One row per swept value: its experiment, trials, mean test accuracy and interval."""
-    lines = [
-        f"| {sweep['vary']} | experiment | trials | mean test accuracy | {level:.0%} CI |",
-        "|---|---|---|---|---|",
-    ]
-    for value, name in zip(sweep["values"], names, strict=True):
+def _sweep_table(
+    trials: pd.DataFrame,
+    sweep: dict,
+    names: list,
+    level: float,
+    min_trials: int,
+    comparisons: pd.DataFrame | None = None,
+) -> list[str]:
+    """One row per swept value: its experiment, trials, mean test accuracy and interval; with
+    ``comparisons``, also the paired difference from the point's reference."""
+    pct = f"{level:.0%}"
+    header = f"| {sweep['vary']} | experiment | trials | mean test accuracy | {pct} CI |"
+    if comparisons is not None:
+        header += f" against | difference (paired) | {pct} CI | Holm p |"
+    lines = [header, "|---" * header.count(" |") + "|"]
+    for value, name, baseline in zip(sweep["values"], names, sweep["baselines"], strict=True):
+        if name is None:  # a point that is its own reference has no baseline row
+            continue
         acc = trials.loc[trials["experiment"] == name, "val_accuracy"]
-        mean, low, high = mean_ci(acc, level)
-        lines.append(f"| {value:g} | `{name}` | {len(acc)} | {mean:.4f} | {_ci(low, high)} |")
+        row = f"| {value:g} | `{name}` | {len(acc)} | {acc.mean():.4f} | {_mean_ci(acc, level, min_trials)} |"
+        if comparisons is not None:
+            pair = comparisons[(comparisons["experiment"] == name) & (comparisons["baseline"] == baseline)]
+            if baseline is None or pair.empty:
+                row += " (the reference) | | | |"
+            else:
+                r = pair.iloc[0]
+                row += (
+                    f" `{baseline}` | {_signed(r['paired_difference'])} "
+                    f"| {_ci(r['paired_ci_low'], r['paired_ci_high'], sign='+')} | {_p(r['holm_p_value'])} |"
+                )
+        lines.append(row)
     return lines
 
 

@@ -102,3 +102,11 @@ def fingerprint(params: dict, digests: dict) -> str:
     """What a checkpoint is valid for: the trial's parameters and the sha256 of its inputs."""
     blob = json.dumps({"params": params, "inputs": digests}, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def checkpointed_epoch(folder: str | os.PathLike) -> int:
+    """The last finished epoch that ``folder`` holds a checkpoint of, as its state.json says (0: none)."""
+    try:
+        return int(json.loads((Path(folder) / "state.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0

@@ -19,11 +19,13 @@ from .corruptions import DEFAULT_CORRUPTIONS, severity_params
 from .download import verify_local_archive
 from .errors import StudyError
 from .fileio import file_digest
-from .noise import NOISES, condition_slug, default_params, noise_types
+from .noise import NOISES, condition_label, condition_slug, default_params, noise_types
 from .shards import shard_count
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 RESULTS = "results"
+# Per-epoch checkpoints of running trials, outside every rule's outputs.
+CHECKPOINTS = f"{RESULTS}/checkpoints"
 
 # Which noise parameters mean something for which noise type.
 NOISE_PARAM_KEYS = {name: set(default_params(name)) for name in noise_types()}
@@ -193,6 +195,23 @@ def noise_params(config: dict, exp: dict) -> dict:
     return {**default_params(exp["noise"]), **config["noise"][exp["noise"]], **exp["noise_params"]}
 
 
+# CIFAR-10's training and test images.
+CIFAR10_SIZES = (50000, 10000)
+
+
+def test_pool(exp: dict, sizes: tuple[int, int] = CIFAR10_SIZES) -> int:
+    """The test images an experiment's test_set holds: the training images it does not train on
+    plus the official test images ("rest"), or the official ones alone (``sizes``: the dataset's
+    training and test images)."""
+    train, test = sizes
+    return (train - exp["train_size"] + test) if exp["test_set"] == "rest" else test
+
+
+def test_count(exp: dict, sizes: tuple[int, int] = CIFAR10_SIZES) -> int:
+    """The test images of an experiment's splits (its test_size, where set)."""
+    return exp["test_size"] or test_pool(exp, sizes)
+
+
 def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
     problems = []
     unknown = set(exp["noise_params"]) - NOISE_PARAM_KEYS[exp["noise"]]
@@ -219,7 +238,7 @@ def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
             f"{where}.test_set: 'rest' with train_size {exp['train_size']} leaves no "
             "training images to test on; use test_set: official"
         )
-    available = (60000 - exp["train_size"]) if exp["test_set"] == "rest" else 10000
+    available = test_pool(exp)
     if exp["test_size"] and exp["test_size"] > available:
         problems.append(
             f"{where}.test_size: {exp['test_size']} is more than the {available} images of "
@@ -230,6 +249,9 @@ def _check_experiment(where: str, exp: dict, config: dict) -> list[str]:
         problems.append(f"{where}: regional patch_size must be odd (a square with a centre pixel), not {patch_size}")
     return problems
 
+
+# The most shard files (one job each) a study may have: the default study has 335.
+MAX_SHARD_JOBS = 5000
 
 # What makes trial t of two experiments use the same split (and so be a pair).
 SPLIT_FIELDS = ("train_size", "test_set", "test_size", "shuffle")
@@ -360,6 +382,20 @@ def _sweep_point(sweep: dict, value: float) -> dict:
     return exp
 
 
+def _sweep_title(sweep: dict, config: dict) -> str:
+    """A readable title for a sweep without a description, e.g. "sigma = 0, 5, 10: gaussian, x10,
+    2 epochs, 15,000 training images"."""
+    exp, vary = sweep["experiment"], sweep["vary"]
+    others = {key: value for key, value in noise_params(config, exp).items() if key != vary}
+    parts = [condition_label(exp["noise"], others) if others else exp["noise"]]
+    if vary != "enlarge":
+        parts.append(f"x{exp['enlarge']}")
+    parts.append(f"{exp['epochs']} epoch{'s' if exp['epochs'] != 1 else ''}")
+    if vary != "train_size":
+        parts.append(f"{exp['train_size']:,} training images")
+    return f"{vary} = {', '.join(f'{v:g}' for v in sweep['values'])}: {', '.join(parts)}"
+
+
 # What makes two experiments the same computation (their names, descriptions and trial counts
 # aside): identical definitions give identical trials, so they are run once.
 DEFINITION_FIELDS = (
@@ -435,30 +471,40 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
             label += "-raw"
         return add(label, baseline)
 
-    comparisons = []
     sweeps = {}
+    sweep_comparisons = []
     for name, sweep in config["sweeps"].items():
+        title = sweep["description"] or _sweep_title(sweep, config)
         points = []
         for value in sweep["values"]:
             point = _sweep_point(sweep, value)
-            label = f"{sweep['description'] or name}: {sweep['vary']}={value:g}"
-            point["description"] = label
+            point["description"] = f"{title}: {sweep['vary']}={value:g}"
             points.append(add(f"{name}-{sweep['vary']}{value:g}", point))
+        if sweep["vary"] in ("enlarge", "train_size") or 0 not in sweep["values"]:
+            # each point with noise against the no-noise baseline of as many optimizer steps
+            kind = "step-matched"
+            baselines = [
+                None if experiments[p]["noise"] == "none" else matched_baseline(experiments[p]) for p in points
+            ]
+        else:  # a noise parameter swept from 0: each point against the same pipeline without noise
+            kind = f"{sweep['vary']}=0"
+            zero = points[sweep["values"].index(0)]
+            baselines = [None if point == zero else zero for point in points]
         sweeps[name] = {
             "vary": sweep["vary"],
             "values": list(sweep["values"]),
             "experiments": points,
-            "description": sweep["description"] or name,
+            "description": title,
+            "baselines": baselines,  # each point's reference (None: the point is one itself)
+            "baseline_kind": kind,
         }
-        if sweep["vary"] == "train_size" and sweep["experiment"]["noise"] != "none":
-            # with noise and without, at every size: the curve the question is about
-            baselines = [matched_baseline(experiments[point]) for point in points]
-            sweeps[name]["baselines"] = baselines
-            comparisons += [
-                {"experiment": point, "baseline": baseline, "kind": "step-matched"}
-                for point, baseline in zip(points, baselines, strict=True)
-            ]
+        sweep_comparisons += [
+            {"experiment": point, "baseline": baseline, "kind": kind}
+            for point, baseline in zip(points, baselines, strict=True)
+            if baseline
+        ]
 
+    comparisons = []
     for name, exp in config["experiments"].items():
         if exp["noise"] == "none":  # a no-noise experiment against another (raw vs scaled inputs, say)
             if exp["baseline"]:
@@ -473,7 +519,17 @@ def expand_experiments(config: dict) -> tuple[dict, list[dict], dict]:
             comparisons.append({"experiment": name, "baseline": declared, "kind": "configured"})
         if matched:
             comparisons.append({"experiment": name, "baseline": matched, "kind": "step-matched"})
+    # a sweep point may be a declared experiment with the same baseline: each pair is compared once
+    compared = {(c["experiment"], c["baseline"]) for c in comparisons}
+    comparisons += [c for c in sweep_comparisons if (c["experiment"], c["baseline"]) not in compared]
     return experiments, comparisons, sweeps
+
+
+def _some(names, shown: int = 8) -> str:
+    """The first names of a list, for a message: "a, b, c and 12 more"."""
+    names = list(names)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 @dataclass(frozen=True)
@@ -491,22 +547,39 @@ class Study:
 
     def __init__(self, config: dict):
         self.config = validate_config(config)
-        self._local_md5 = None
+        self._md5s: dict[str, str] = {}
         self.experiments, self.comparisons, self.sweeps = expand_experiments(self.config)
         self.corruptions = resolve_corruptions(self.config)
         _check_folder_names(self.experiments, self.sweeps)  # generated names too
+        self._check_shard_jobs()
 
     # ---- data -----------------------------------------------------------------------------
     # The archive the study reads: downloaded, or copied from the user's data.archive.
     archive = f"{RESULTS}/data/cifar-10-python.tar.gz"
 
-    def local_archive_md5(self) -> str:
-        """The md5 of the user's data.archive (read once per snakemake run); a StudyError naming
-        the path when it cannot be read."""
-        if self._local_md5 is None:
-            verify_local_archive(self.config["data"]["archive"], None)
-            self._local_md5 = file_digest(self.config["data"]["archive"], "md5")
-        return self._local_md5
+    def archive_md5(self) -> str | None:
+        """The content of the archive the study reads, by which its archive job is known (so the same
+        bytes, downloaded or copied, rerun nothing): data.archive's md5 when it is set; for a download
+        pinned by data.md5, the md5 of the archive already in results/data/ (the one the results
+        were made from, however it got there), or data.md5 before there is one; None for a download
+        without md5, whatever data.url serves. A StudyError names an unreadable data.archive."""
+        data = self.config["data"]
+        if data["archive"]:
+            verify_local_archive(data["archive"], None)
+            return self._md5(data["archive"])
+        if data["md5"] is None:
+            return None
+        return self.fetched_archive_md5() or data["md5"].lower()
+
+    def fetched_archive_md5(self) -> str | None:
+        """The md5 of the archive in results/data/, if there is one."""
+        return self._md5(self.archive) if Path(self.archive).is_file() else None
+
+    def _md5(self, path: str) -> str:
+        """A file's md5, read once per snakemake run (the archive is 163 MB)."""
+        if path not in self._md5s:
+            self._md5s[path] = file_digest(path, "md5")
+        return self._md5s[path]
 
     DATASET = {
         name: f"{RESULTS}/data/cifar10/{name}.npy"
@@ -520,10 +593,32 @@ class Study:
 
     def experiment(self, name: str) -> dict:
         if name not in self.experiments:
-            raise StudyError(f"no experiment {name!r} in the config (have: {', '.join(self.experiments)})")
+            raise StudyError(f"no experiment {name!r} in the config; its experiments: {_some(self.experiments)}")
         return self.experiments[name]
 
+    def check_trial(self, name: str, trial: int) -> None:
+        """A StudyError for a trial that the config does not have (a target's experiment or number)."""
+        count = self.experiment(name)["trials"]
+        if not 1 <= int(trial) <= count:
+            raise StudyError(
+                f"experiment {name!r} has {count} trial{'s' if count != 1 else ''} "
+                f"(trial-01{f' to trial-{count:02d}' if count > 1 else ''}): there is no trial-{int(trial):02d}"
+            )
+
+    def sweep(self, name: str) -> dict:
+        if name not in self.sweeps:
+            raise StudyError(f"no sweep {name!r} in the config; its sweeps: {_some(self.sweeps) or 'none'}")
+        return self.sweeps[name]
+
+    def noise_condition(self, slug: str) -> tuple[str, dict]:
+        """The noise and parameters of a noise example's name, e.g. gaussian-sigma20."""
+        conditions = self.noise_conditions()
+        if slug not in conditions:
+            raise StudyError(f"no noise condition {slug!r} in the config; its conditions: {_some(conditions)}")
+        return conditions[slug]
+
     def split_id(self, name: str, trial: int) -> str:
+        self.check_trial(name, trial)
         exp = self.experiment(name)
         test = exp["test_set"] + (f"{exp['test_size']}" if exp["test_size"] else "")
         shuffle = "-unpaired" if exp["shuffle"] == "unpaired" else ""
@@ -550,11 +645,26 @@ class Study:
                         "shuffle": exp["shuffle"],
                         "seed": derive_seed(self.config["seed"], "split", trial),
                     }
-        raise StudyError(f"no experiment uses split {split_id!r}")
+        raise StudyError(f"no trial of the config uses split {split_id!r}; its splits: {_some(self.split_ids())}")
 
     def shard_count(self, name: str) -> int:
         exp = self.experiment(name)
         return shard_count(exp["train_size"], exp["enlarge"], self.config["shards"]["size"])
+
+    def _check_shard_jobs(self) -> None:
+        """A job per shard: Snakemake plans about 200 jobs a second, so a small shards.size under a
+        large study would keep it planning for minutes before saying anything."""
+        trials = self.trials()
+        shards = sum(self.shard_count(t.experiment) for t in trials)
+        if shards > MAX_SHARD_JOBS:
+            exps = [self.experiments[t.experiment] for t in trials]
+            images = sum(exp["train_size"] * (exp["enlarge"] - 1) for exp in exps)
+            enough = -(-images // max(1, MAX_SHARD_JOBS - len(trials)))  # each trial's last shard may be partial
+            raise StudyError(
+                f"invalid config: shards.size: {self.config['shards']['size']} makes {shards:,} shard files, more than "
+                f"the {MAX_SHARD_JOBS:,} a study may have; set shards.size to at least {enough:,} "
+                "(or shrink the study: make plan shows its size)"
+            )
 
     def shard_files(self, name: str, trial: int) -> list[str]:
         folder = f"{Trial(name, int(trial)).folder}/shards"
@@ -565,6 +675,7 @@ class Study:
         return [path.removesuffix(".npy") + ".json" for path in self.shard_files(name, trial)]
 
     def shard_params(self, name: str, trial: int) -> dict:
+        self.check_trial(name, trial)
         exp = self.experiment(name)
         return {
             "noise": exp["noise"],
@@ -580,6 +691,7 @@ class Study:
         metrics.json). Snakemake reruns a trial when these change, so no folder, description or
         evaluation batch size belongs here: moving a checkout or rewording a description must
         not retrain anything."""
+        self.check_trial(name, trial)
         trial = int(trial)
         exp = self.experiment(name)
         training = self.config["training"]
@@ -628,7 +740,8 @@ class Study:
     def corruption_params(self, split_id: str, name: str) -> dict:
         """What determines one corrupted test set: its split's seed, the subset size, the corruption."""
         if name not in self.corruptions:
-            raise StudyError(f"no corruption {name!r} in the config (have: {', '.join(self.corruptions)})")
+            corruptions = _some(self.corruptions) or "none"
+            raise StudyError(f"no corruption {name!r} in the config; its corruptions: {corruptions}")
         return {
             "split_seed": self.split_params(split_id)["seed"],
             "test_size": self.config["corruptions"]["test_size"],
@@ -637,6 +750,7 @@ class Study:
 
     def evaluation_params(self, name: str, trial: int) -> dict:
         """What determines a trial's numbers on the corrupted sets (besides its trained model)."""
+        self.check_trial(name, trial)
         trial = int(trial)
         return {
             "experiment": name,
@@ -654,7 +768,7 @@ class Study:
     def robustness_experiments(self) -> list[str]:
         """The experiments drawn in the robustness figures: declared conditions and their
         baselines; sweep points (their own figures) and unpaired-label runs (chance) left out."""
-        in_sweeps = {n for sweep in self.sweeps.values() for n in sweep["experiments"] + sweep.get("baselines", [])}
+        in_sweeps = {n for sweep in self.sweeps.values() for n in sweep["experiments"] + sweep["baselines"] if n}
         compared = {n for c in self.comparisons for n in (c["experiment"], c["baseline"])}
         return [
             n
@@ -665,4 +779,4 @@ class Study:
 
     @staticmethod
     def checkpoint_dir(name: str, trial: int) -> str:
-        return f"{RESULTS}/checkpoints/{name}/trial-{int(trial):02d}"
+        return f"{CHECKPOINTS}/{name}/trial-{int(trial):02d}"

@@ -47,7 +47,9 @@ def atomic_path(dest: str | os.PathLike, suffix: str = ".part") -> Iterator[Path
     """Yield a temporary path next to ``dest``; rename it onto ``dest`` on success.
 
     On any exception (including KeyboardInterrupt) the temporary file is removed and
-    ``dest`` is left untouched. ``suffix`` is for writers that insist on an extension.
+    ``dest`` is left untouched. ``suffix`` is for writers that insist on an extension. ``dest``
+    gets the mode of a normally created file (mkstemp makes its file 0600, readable by its owner
+    alone; on a shared file system colleagues must be able to read the study).
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +64,7 @@ def atomic_path(dest: str | os.PathLike, suffix: str = ".part") -> Iterator[Path
     try:
         yield tmp_path
         _fsync_file(tmp_path)
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, dest)
     except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
@@ -69,6 +72,17 @@ def atomic_path(dest: str | os.PathLike, suffix: str = ".part") -> Iterator[Path
         if isinstance(error, OSError) and error.errno in DISK_FULL:  # after the unlink: its space is free
             raise disk_full_error(dest) from error
         raise
+
+
+def _umask() -> int:
+    """The process's umask: from /proc where there is one, since os.umask reads it only by setting
+    it (for a moment, to the strictest value, in case another thread creates a file meanwhile)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/self/status") as status:
+            return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_file(path: Path) -> None:
@@ -112,6 +126,13 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256", chunk: int =
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def remove_empty_folders(root: str | os.PathLike) -> None:
+    """Remove ``root`` and every folder below it that holds no file (deepest first)."""
+    for folder, _, _ in sorted(os.walk(root), key=lambda entry: -entry[0].count(os.sep)):
+        with contextlib.suppress(OSError):  # not empty, or gone already
+            os.rmdir(folder)
 
 
 def npy_layout(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, int]:

@@ -4,7 +4,8 @@ Scripts call :func:`run` with the ``snakemake`` object and a function of it. Eve
 prints (TensorFlow's C++ logging too) goes to the rule's ``log:`` file. A :class:`StudyError`
 becomes a single ``Error in rule ...`` line on the terminal and a non-zero exit; any other
 exception leaves its traceback in the log and a one-line pointer on the terminal. A full disk is
-a user error too, wherever the write failed (the log itself included).
+a user error too, wherever the write failed (the log itself included). Ctrl-C is one line as well,
+saying what a rerun does: where Python happened to be is of no use to anyone.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
-def run(snakemake, main: Callable) -> None:
+def run(snakemake, main: Callable, interrupted: Callable[[], str] | None = None) -> None:
+    """Run ``main(snakemake)``; ``interrupted()`` says what Ctrl-C left behind (a trial: its last
+    checkpoint), in place of the default line."""
     rule = getattr(snakemake, "rule", "?")
     log_path = snakemake.log[0] if len(snakemake.log) else None
     # a rule that is retried declares its attempt as a resource (see rule train_trial)
@@ -81,6 +84,8 @@ def run(snakemake, main: Callable) -> None:
     except BaseException as error:  # KeyboardInterrupt too
         if isinstance(error, OSError) and error.errno in DISK_FULL:  # a write outside atomic_path, e.g. the log
             error = disk_full_error(error.filename or log_path or ".")
+        if isinstance(error, KeyboardInterrupt):
+            error = StudyError(_interruption(interrupted))
         # on a full disk the log may take no more lines: the terminal's line must come regardless
         if isinstance(error, StudyError):
             with contextlib.suppress(OSError):
@@ -93,3 +98,11 @@ def run(snakemake, main: Callable) -> None:
             where = f"; see {log_path}" if log_path else ""
             tell_terminal(f"Error in rule {rule}: {type(error).__name__}: {error}{where}")
         sys.exit(1)
+
+
+def _interruption(describe: Callable[[], str] | None) -> str:
+    default = "interrupted (Ctrl-C); a rerun does this job again"
+    try:
+        return describe() if describe else default
+    except Exception:  # the job's own account of what it left: never worth a traceback here
+        return default

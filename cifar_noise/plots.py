@@ -41,38 +41,52 @@ def noise_examples(images: np.ndarray, noise: str, params: dict, seed: int, path
     _save(fig, path)
 
 
-def accuracy_plot(trials: pd.DataFrame, path, experiments: list[str] | None = None, level: float = 0.95) -> None:
+def accuracy_plot(
+    trials: pd.DataFrame, path, experiments: list[str] | None = None, level: float = 0.95, min_trials: int = 3
+) -> None:
     """Test accuracy of every trial per experiment (in the given order), with the mean and its
-    t-interval at confidence ``level``."""
+    t-interval at confidence ``level``; an interval of fewer than ``min_trials`` trials is drawn in
+    grey and labelled as too few to mean much (shown as computed, below 0 too, never clipped)."""
     experiments = experiments or list(dict.fromkeys(trials["experiment"]))
-    top = float(trials["val_accuracy"].max())
+    bottom, top = 0.0, float(trials["val_accuracy"].max())
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(experiments) + 2), 4.2))
+    labelled = set()
+
+    def once(label: str) -> str | None:  # each kind of mark in the legend once
+        if label in labelled:
+            return None
+        labelled.add(label)
+        return label
+
     for i, name in enumerate(experiments):
         acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
         jitter = np.linspace(-0.12, 0.12, len(acc)) if len(acc) > 1 else np.zeros(1)
-        ax.scatter(i + jitter, acc, s=18, color="tab:blue", alpha=0.7, zorder=3, label="trial" if i == 0 else None)
+        ax.scatter(i + jitter, acc, s=18, color="tab:blue", alpha=0.7, zorder=3, label=once("trial"))
         mean, low, high = mean_ci(acc, level)
-        top = max(top, high if not math.isnan(high) else top)
         if math.isnan(low):
-            ax.scatter([i], [mean], marker="_", s=400, color="black", zorder=4, label="mean" if i == 0 else None)
-        else:
-            ax.errorbar(
-                [i],
-                [mean],
-                yerr=[[mean - low], [high - mean]],
-                fmt="_",
-                markersize=20,
-                color="black",
-                capsize=6,
-                zorder=4,
-                label=f"mean, {level:.0%} CI" if i == 0 else None,
-            )
+            ax.scatter([i], [mean], marker="_", s=400, color="black", zorder=4, label=once("mean"))
+            continue
+        bottom, top = min(bottom, low), max(top, high)
+        few = len(acc) < min_trials
+        ax.errorbar(
+            [i],
+            [mean],
+            yerr=[[mean - low], [high - mean]],
+            fmt="_",
+            markersize=20,
+            color="grey" if few else "black",
+            capsize=6,
+            zorder=4,
+            label=once(f"mean, {level:.0%} CI of < {min_trials} trials: too few to mean much" if few else
+                       f"mean, {level:.0%} CI"),
+        )  # fmt: skip
     ax.axhline(0.1, color="grey", linestyle=":", linewidth=1, label="chance (0.10)")
     ax.set_xticks(range(len(experiments)), experiments, rotation=30, ha="right")
     ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, min(1.0, max(0.5, top + 0.05)))
+    ax.set_ylim(bottom - 0.02 if bottom < 0 else 0, min(1.0, max(0.5, top + 0.05)) if top <= 1 else top + 0.02)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    # beside the axes, not on them: no trial hides behind it, whatever the accuracies
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set_title("Test accuracy per experiment")
     _save(fig, path)
 
@@ -210,15 +224,19 @@ def comparison_curves(histories: dict[str, list[pd.DataFrame]], comparisons: lis
 
 
 def sweep_plot(trials: pd.DataFrame, sweep: dict, path, level: float = 0.95) -> None:
-    """Test accuracy against the swept value: every trial, the mean and its confidence band; for a
-    train-size sweep also the step-matched no-noise baseline of every size."""
+    """Test accuracy against the swept value: every trial, the mean and its confidence band, and the
+    reference each point is compared with: the step-matched no-noise baseline of every point, or
+    the sweep's own point without noise (sigma=0, say) as a band across the plot."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    curves = [("with noise" if "baselines" in sweep else "mean", sweep["experiments"], "tab:blue")]
-    if "baselines" in sweep:
-        curves.append(("without noise (step-matched)", sweep["baselines"], "tab:orange"))
-    for label, names, colour in curves:
+    reference = [name for name in sweep["baselines"] if name]
+    step_matched = reference and sweep["baseline_kind"] == "step-matched"
+    curves = [("with noise" if step_matched else "mean", sweep["values"], sweep["experiments"], "tab:blue")]
+    if step_matched:
+        points = [(v, name) for v, name in zip(sweep["values"], sweep["baselines"], strict=True) if name]
+        curves.append(("without noise (step-matched)", *zip(*points, strict=True), "tab:orange"))
+    for label, values, names, colour in curves:
         xs, means, lows, highs = [], [], [], []
-        for value, name in zip(sweep["values"], names, strict=True):
+        for value, name in zip(values, names, strict=True):
             acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
             ax.scatter(np.full(len(acc), value), acc, s=16, color=colour, alpha=0.6, zorder=3)
             mean, low, high = mean_ci(acc, level)
@@ -228,13 +246,19 @@ def sweep_plot(trials: pd.DataFrame, sweep: dict, path, level: float = 0.95) -> 
             highs.append(high)
         ax.plot(xs, means, color=colour, marker="o", markersize=4, label=f"{label}: mean of the trials (dots)")
         ax.fill_between(xs, lows, highs, color=colour, alpha=0.2, label=f"{label}: {level:.0%} CI")
+    if reference and not step_matched:  # every point against one of them: draw it across
+        acc = trials.loc[trials["experiment"] == reference[0], "val_accuracy"]
+        mean, low, high = mean_ci(acc, level)
+        ax.axhline(mean, color="tab:orange", linestyle="--", label=f"reference: {sweep['baseline_kind']}, mean")
+        if not math.isnan(low):
+            ax.axhspan(low, high, color="tab:orange", alpha=0.15, label=f"reference: {level:.0%} CI")
     if sweep["vary"] == "train_size":
         ax.set_xscale("log")
     ax.set_xlabel(sweep["vary"])
     ax.set_ylabel("test accuracy")
-    ax.set_title(sweep["description"])
+    ax.set_title(sweep["description"], fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     _save(fig, path)
 
 

@@ -17,7 +17,7 @@ from cifar_noise.plots import (
 def main(snakemake):
     trials = pd.read_csv(snakemake.input.csv)
     experiments = snakemake.params.experiments
-    accuracy_plot(trials, snakemake.output.accuracy, experiments, snakemake.params.level)
+    accuracy_plot(trials, snakemake.output.accuracy, experiments, snakemake.params.level, snakemake.params.min_trials)
     per_class_heatmap(trials, experiments, snakemake.output.per_class)
 
     histories, confusion = {}, {}

@@ -27,6 +27,7 @@ def main(snakemake):
             statistics["confidence"],
             clipping,
             snakemake.params.corruptions,
+            statistics["min_trials"],
         ),
     )
     write_text(snakemake.output.landing, report_landing(comparisons, statistics["confidence"]))

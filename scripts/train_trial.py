@@ -1,6 +1,7 @@
 """Train and evaluate one trial (see cifar_noise.train)."""
 
 from cifar_noise import job
+from cifar_noise.checkpoints import checkpointed_epoch
 from cifar_noise.gpus import claim_for_job
 from cifar_noise.train import run_trial
 
@@ -29,4 +30,13 @@ def main(snakemake):
     )
 
 
-job.run(snakemake, main)
+def interrupted(snakemake) -> str:
+    """What Ctrl-C left: the checkpoint of the last finished epoch, from which a rerun resumes."""
+    epochs = snakemake.params.trial["epochs"]
+    done = checkpointed_epoch(snakemake.params.checkpoint_dir)
+    if done:
+        return f"interrupted (Ctrl-C) after epoch {done} of {epochs}; a rerun resumes from it"
+    return f"interrupted (Ctrl-C) in epoch 1 of {epochs}, before its first checkpoint; a rerun starts it afresh"
+
+
+job.run(snakemake, main, interrupted=lambda: interrupted(snakemake))

@@ -217,6 +217,7 @@ def test_train_size_sweep_plot_and_summary_show_both_curves(tmp_path):
         "description": "size",
         "experiments": ["noisy300", "noisy1000"],
         "baselines": ["plain300", "plain1000"],
+        "baseline_kind": "step-matched",
     }
     from cifar_noise.plots import sweep_plot
 
@@ -265,3 +266,93 @@ def test_comparison_curves_put_condition_and_baseline_on_images_seen(tmp_path, m
     )
     plots.comparison_curves(histories, [{"experiment": "noisy", "baseline": "base", "kind": "step-matched"}], tmp_path)
     assert drawn["lines"] == {"noisy (2 trials)": [300, 600], "base (2 trials)": [100, 200, 300, 400, 500, 600]}
+
+
+@pytest.mark.parametrize(
+    "kind, baselines, shown",
+    [
+        ("sigma=0", [None, "s0", "s0"], "reference: sigma=0, mean"),
+        ("step-matched", ["plain5", "plain10", "plain20"], "without noise (step-matched): mean of the trials (dots)"),
+    ],
+)
+def test_sweep_plots_show_their_reference(tmp_path, monkeypatch, kind, baselines, shown):
+    from cifar_noise import plots
+
+    metrics = [fake_metrics(f"s{v}", t, 0.4 - v / 100 + t / 100, noise="gaussian") for v in (0, 10, 20) for t in (1, 2)]
+    metrics += [fake_metrics(f"plain{v}", t, 0.35 + t / 100) for v in (5, 10, 20) for t in (1, 2)]
+    sweep = {
+        "vary": "sigma",
+        "values": [0, 10, 20],
+        "description": "sigma",
+        "experiments": ["s0", "s10", "s20"],
+        "baselines": baselines,
+        "baseline_kind": kind,
+    }
+    drawn = {}
+    monkeypatch.setattr(
+        plots,
+        "_save",
+        lambda fig, path: drawn.update(labels=[t.get_text() for t in fig.axes[0].get_legend().get_texts()]),
+    )
+    plots.sweep_plot(trials_table(metrics), sweep, tmp_path / "sweep.png")
+    assert any(label.startswith(shown) for label in drawn["labels"]), drawn["labels"]
+
+
+def test_accuracy_plot_legend_covers_no_point(tmp_path, monkeypatch):
+    """The last experiment's trials sit low on the right, where a legend inside the axes would be."""
+    from cifar_noise import plots
+
+    metrics = [fake_metrics(f"e{i}", t, 0.5 + t / 100) for i in range(4) for t in (1, 2, 3)]
+    metrics += [fake_metrics("last", t, a) for t, a in enumerate([0.10, 0.12, 0.15], 1)]
+    drawn = {}
+
+    def capture(fig, path):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        legend = ax.get_legend().get_window_extent()
+        points = [p for c in ax.collections for p in c.get_offset_transform().transform(c.get_offsets())]
+        drawn.update(covered=[p for p in points if legend.contains(*p)], points=len(points))
+
+    monkeypatch.setattr(plots, "_save", capture)
+    plots.accuracy_plot(trials_table(metrics), tmp_path / "accuracy.png")
+    assert drawn["points"] >= 15 and not drawn["covered"]
+
+
+def test_intervals_of_too_few_trials_say_so():
+    """Two trials give a t-interval so wide that it leaves 0..1; it is shown as computed, and said to
+    rest on too few trials (statistics.min_trials), not clipped."""
+    metrics = [fake_metrics("base", t, a) for t, a in enumerate([0.40, 0.42, 0.38], 1)]
+    metrics += [fake_metrics("pair", t, a) for t, a in [(1, 0.05), (2, 0.25)]]
+    trials = trials_table(metrics)
+    experiments = {
+        name: {"description": "", "architecture": "seed_a", "train_size": 100, "noise": "none", "enlarge": 1,
+               "epochs": 2, "shuffle": "paired"}
+        for name in ("base", "pair")
+    }  # fmt: skip
+    text = summary_markdown(trials, comparisons_table(trials, []), experiments, {}, min_trials=3)
+    row = next(line for line in text.splitlines() if line.startswith("| `pair`"))
+    low = stats.ttest_1samp([0.05, 0.25], 0).confidence_interval(0.95).low
+    assert f"[{low:.4f}, " in row and low < 0 and "2 trials: too few" in row
+    assert "too few" not in next(line for line in text.splitlines() if line.startswith("| `base`"))
+
+
+def test_the_robustness_section_marks_intervals_of_too_few_trials_too():
+    metrics = [fake_metrics("base", t, a) for t, a in enumerate([0.40, 0.42, 0.38], 1)]
+    metrics += [fake_metrics("noisy", t, a, noise="gaussian") for t, a in [(1, 0.45), (2, 0.47)]]
+    robustness = [
+        {"experiment": m["experiment"], "trial": m["trial"], "mean_corruption_accuracy": m["val_accuracy"] - 0.1,
+         "corruptions": [{"corruption": "gaussian", "accuracy": m["val_accuracy"] - 0.1}]}
+        for m in metrics
+    ]  # fmt: skip
+    trials = trials_table(metrics, robustness=robustness)
+    comparisons = comparisons_table(trials, [{"experiment": "noisy", "baseline": "base", "kind": "configured"}])
+    experiments = {
+        name: {"description": "", "architecture": "seed_a", "train_size": 100, "noise": "none", "enlarge": 1,
+               "epochs": 2, "shuffle": "paired"}
+        for name in ("base", "noisy")
+    }  # fmt: skip
+    corruptions = {"gaussian": {"description": "Gaussian", "vary": "sigma", "severities": [10]}}
+    text = summary_markdown(trials, comparisons, experiments, {}, corruptions=corruptions, min_trials=3)
+    section = text.split("## Robustness")[1]
+    assert "| `noisy` | 2 | 0.4600 | 0.3600 | [" in section and "2 trials: too few" in section
+    assert "**The answer on two axes.**" in section

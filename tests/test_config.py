@@ -158,7 +158,8 @@ def test_trials_paths_and_shared_splits():
     assert study.shard_files("base", 1) == []
     params = study.trial_params("noisy", "03")
     assert params["noise_params"] == {"sigma": 5}
-    assert params["train_seed"] == study.trial_params("base", 3)["train_seed"]
+    assert params["train_seed"] == derive_seed(study.config["seed"], "train", 3)  # trial 3 of any experiment
+    assert study.trial_params("base", 2)["train_seed"] == study.trial_params("noisy", 2)["train_seed"]
     assert params["train_seed"] != study.trial_params("noisy", 2)["train_seed"]
 
 
@@ -356,6 +357,42 @@ def test_the_default_study_holds_the_analysis_pairs_and_the_train_size_sweep():
     sweep = study.sweeps["gaussian_train_size"]
     assert sweep["values"][0] < 1000 and sweep["values"][-1] == 15000 and len(sweep["baselines"]) == 5
     assert study.experiments["cutout_x10_2ep"]["noise"] == "cutout"
+
+
+def test_every_sweep_point_is_compared_with_its_reference():
+    """The default study's sweeps: each sigma against sigma=0, each k and each train size against
+    its step-matched no-noise baseline (same splits, k*E epochs), every pair compared once."""
+    study = Study(yaml.safe_load((REPO / "config.yaml").read_text()))
+    kinds = {(c["experiment"], c["baseline"]): c["kind"] for c in study.comparisons}
+    assert len(kinds) == len(study.comparisons)
+    sigma = study.sweeps["gaussian_sigma"]
+    zero = sigma["experiments"][sigma["values"].index(0)]
+    assert sigma["baselines"] == [None, zero, zero, zero, zero] and sigma["baseline_kind"] == "sigma=0"
+    assert [kinds[(point, zero)] for point in sigma["experiments"][1:]] == ["sigma=0"] * 4
+    for name in ("gaussian_enlarge", "gaussian_train_size"):
+        sweep = study.sweeps[name]
+        assert sweep["baseline_kind"] == "step-matched"
+        for point, baseline in zip(sweep["experiments"], sweep["baselines"], strict=True):
+            exp = study.experiments[point]
+            if exp["noise"] == "none":  # k = 1: the originals alone, a no-noise run itself
+                assert baseline is None
+                continue
+            base = study.experiments[baseline]
+            assert base["noise"] == "none" and base["epochs"] == exp["epochs"] * exp["enlarge"]
+            assert study.split_id(point, 1) == study.split_id(baseline, 1)
+            assert kinds[(point, baseline)] == "step-matched"
+    assert study.sweeps["gaussian_enlarge"]["baselines"][0] is None
+
+
+def test_a_sweep_without_zero_is_compared_with_the_step_matched_baseline_and_gets_a_title():
+    config = copy.deepcopy(GOOD)
+    config["sweeps"] = {"s": {"vary": "sigma", "values": [5, 10], "experiment": GOOD["experiments"]["noisy"]}}
+    study = Study(config)
+    sweep = study.sweeps["s"]
+    assert sweep["baseline_kind"] == "step-matched" and len(set(sweep["baselines"])) == 1
+    assert study.experiments[sweep["baselines"][0]]["epochs"] == 3  # x3 for 1 epoch
+    assert sweep["description"] == "sigma = 5, 10: gaussian, x3, 1 epoch, 100 training images"
+    assert study.experiments["s-sigma10"]["description"] == f"{sweep['description']}: sigma=10"
 
 
 BAD_CONFIG = pytest.mark.fault(kind="bad config", real=True)

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -70,7 +71,7 @@ def rule_blocks() -> dict[str, str]:
 
 def test_every_rule_has_a_log_a_benchmark_and_a_conda_env():
     blocks = rule_blocks()
-    assert {"download_archive", "copy_local_archive", "train_trial", "plot_results"} <= set(blocks)
+    assert {"fetch_archive", "train_trial", "plot_results"} <= set(blocks)
     for name, body in blocks.items():
         assert re.search(r"\n\s+log:\n", body), f"rule {name} has no log"
         assert re.search(r"\n\s+benchmark:\n", body), f"rule {name} has no benchmark"
@@ -91,3 +92,68 @@ def test_make_test_passes_archive_to_the_tests(tmp_path):
 
     assert planned(f"ARCHIVE={archive}") == [f'CIFAR10_ARCHIVE="{archive}" .venv/bin/python -m pytest']
     assert planned() == [".venv/bin/python -m pytest"]
+
+
+@pytest.fixture
+def make_copy(tmp_path):
+    """The Makefile in a folder of its own with an installed-looking .venv; snakemake only echoes."""
+    for name in ("Makefile", "requirements.lock", "requirements-gpu.lock"):
+        shutil.copy2(REPO / name, tmp_path / name)
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv/.installed-requirements.lock").touch()
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+
+    def make(*args):
+        return subprocess.run(
+            ["make", "--no-print-directory", *args, "SNAKEMAKE=echo snakemake"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+
+    return tmp_path, make
+
+
+def snakemake_line(done) -> str:
+    assert done.returncode == 0, done.stderr
+    return next(line for line in done.stdout.splitlines() if line.startswith("snakemake "))
+
+
+def test_follow_up_targets_use_the_config_of_the_last_run(make_copy):
+    folder, make = make_copy
+    assert "--configfile config.yaml --report report.html" in snakemake_line(make("report"))  # no run yet
+    make("demo", "ARCHIVE=cifar.tar.gz")
+    assert "--configfile config/demo.yaml --report report.html" in snakemake_line(make("report"))
+    assert ".venv/bin/python -m cifar_noise.plan config/demo.yaml" in make("-n", "plan").stdout
+    assert ".venv/bin/python -m cifar_noise.plan mine.yaml" in make("-n", "plan", "CONFIG=mine.yaml").stdout
+    trial = "results/experiments/no_noise/trial-03/metrics.json"
+    threads = "--set-threads train_trial=1 evaluate_trial=1 make_shard=1"
+    assert snakemake_line(make("trial", "TRIAL=no_noise/trial-03")).endswith(
+        f"{trial} --configfile config/demo.yaml {threads}"
+    )
+    assert f"{trial} --forcerun {trial} --configfile config/demo.yaml --dry-run {threads}" in snakemake_line(
+        make("redo", "TRIAL=no_noise/trial-03", "ARGS=--dry-run")
+    )
+    make("study", "CONFIG=mine.yaml", "ARGS=--dry-run")  # a dry run made no results: still the demo's
+    assert "--configfile config/demo.yaml" in snakemake_line(make("report"))
+    make("study", "CONFIG=mine.yaml")
+    assert "--configfile mine.yaml --report" in snakemake_line(make("report"))
+    missing = make("trial")
+    assert missing.returncode != 0 and "TRIAL is missing: name a trial as <experiment>/trial-<NN>" in missing.stderr
+    # after a run on the GPU: the follow-ups use the GPU profile and environment, other targets do not
+    (folder / ".last-run.mk").write_text("LAST_CONFIG := config/demo.yaml\nLAST_GPU := 1\nLAST_THREADS :=\n")
+    report = make("-n", "report").stdout
+    assert "--workflow-profile profiles/gpu --configfile config/demo.yaml" in report and "requirements-gpu" in report
+    assert "requirements-gpu" not in make("-n", "test").stdout
+
+
+@pytest.mark.fault(kind="no GPU", real=True)
+def test_gpu_without_a_gpu_stops_before_touching_the_venv(make_copy):
+    folder, make = make_copy
+    if shutil.which("nvidia-smi"):
+        pytest.skip("nvidia-smi is installed: this machine may have a GPU")
+    done = make("demo", "GPU=1", "PYTHON=false")  # were .venv rebuilt, nothing could be installed
+    assert done.returncode != 0
+    assert "make: GPU=1, but no NVIDIA GPU is visible here" in done.stderr
+    assert (folder / ".venv/.installed-requirements.lock").exists()

@@ -201,8 +201,9 @@ def test_a_full_disk_fails_in_one_line_leaves_nothing_half_written_and_a_rerun_f
         filler = leave_free(results, room_for(case, reference))
 
         # --keep-incomplete: snakemake must not delete what a failed job left, so that a truncated
-        # file would be seen here
-        failed = snakemake(tmp_path, TARGET, "--keep-incomplete", config=config, check=False)
+        # file would be seen here; --no-hooks: the disk fills after the check before the first job
+        # (another writer), which would otherwise stop the shard case before it starts
+        failed = snakemake(tmp_path, TARGET, "--keep-incomplete", "--no-hooks", config=config, check=False)
         output = failed.stdout + failed.stderr
         assert failed.returncode != 0, output[-3000:]
         errors = re.findall(r"^Error in rule \w+: no space left on the device while writing (\S+) .*$", output, re.M)
@@ -228,3 +229,35 @@ def test_a_full_disk_fails_in_one_line_leaves_nothing_half_written_and_a_rerun_f
         if case in ("model", "metrics"):  # training was not redone: it resumed after its last epoch
             metrics = json.loads((tmp_path / TARGET).read_text())
             assert metrics["resumed_from_epoch"] == 1
+
+
+@pytest.mark.fault(kind="full disk", real=True)
+def test_a_run_that_would_not_fit_stops_before_its_first_job(tmp_path, tiny_archive, mountable):
+    """300 images x100 in shards (91 MB) for a 64 MB disk: one line before any job, nothing written."""
+    wide = {**TINY_EXPERIMENT, "train_size": 300, "noise": "gaussian", "enlarge": 100, "trials": 1}
+    config = tiny_config(
+        matched_baselines=False,
+        sweeps={},
+        data={"archive": str(tiny_archive[0])},
+        shards={"size": 10000},
+        experiments={"wide": wide},
+    )
+    config = write_config(tmp_path, config)
+    results = tmp_path / "results"
+    with small_disk(results, "64m"):
+        snakemake(tmp_path, "results/data/cifar10/train_images.npy", config=config)  # the tiny dataset fits
+        before = sorted(results.rglob("*"))
+        stopped = snakemake(tmp_path, config=config, check=False)
+        output = stopped.stdout + stopped.stderr
+        assert stopped.returncode != 0, output[-3000:]
+        line = (
+            r"^this run would write (.*) MB \(shards (.*) MB, splits (.*) MB\) but only (.*) MB are free "
+            rf"on the disk of {results}: lower trials, enlarge or train_size"
+        )
+        said = re.findall(line, output, re.M)
+        assert len(said) == 1, output[-3000:]
+        need, shards, splits, free = map(float, said[0])
+        assert shards == round((128 + 300 * 99 * 3072) / 1e6, 1) and splits == round((4 * 128 + 400 * 3073) / 1e6, 1)
+        assert abs(need - (shards + splits)) <= 0.1 and free < need
+        assert "Traceback" not in output
+        assert sorted(results.rglob("*")) == before

@@ -3,10 +3,14 @@ nothing; changing what a trial computes reruns exactly the affected trials."""
 
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
+from fixtures import write_tiny_archive
 from workflow_runner import REPO, TINY_EXPERIMENT, snakemake, tiny_config, write_config
+
+from cifar_noise.download import OFFICIAL_MD5
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +88,7 @@ def test_descriptions_and_archive_paths_retrain_nothing_but_a_new_sigma_does(tmp
     write_config(tmp_path, study)
     output = dry_run(tmp_path, config)
     assert planned_outputs(output, "aggregate_trials"), output[-3000:]
-    for rule in ("copy_local_archive", "extract_dataset", "split_dataset", "make_shard", "train_trial"):
+    for rule in ("fetch_archive", "extract_dataset", "split_dataset", "make_shard", "train_trial"):
         assert not planned_outputs(output, rule), (rule, output[-3000:])
 
     # a new sigma reruns exactly the Gaussian trial and its shards
@@ -96,3 +100,56 @@ def test_descriptions_and_archive_paths_retrain_nothing_but_a_new_sigma_does(tmp
     assert planned_outputs(output, "make_shard") == shards
     assert not planned_outputs(output, "split_dataset")
     assert yaml.safe_load(config.read_text())["experiments"]["gaussian"]["noise_params"] == {"sigma": 5}
+
+
+def two_trials(source, md5, **data) -> dict:
+    """A baseline and a Gaussian trial on the tiny archive, downloaded (file://) or, with ``data``, given."""
+    study = tiny_config(
+        url=source.as_uri(),
+        md5=md5,
+        sweeps={},
+        experiments={
+            "baseline": {**TINY_EXPERIMENT, "noise": "none", "trials": 1},
+            "gaussian": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "trials": 1, "baseline": "baseline"},
+        },
+    )
+    study["data"].update(data)
+    return study
+
+
+def test_an_archive_given_as_a_file_then_left_out_reruns_nothing(tmp_path, tiny_archive):
+    """make demo ARCHIVE=..., then the README's follow-up commands without it, as the missing-archive
+    error suggests: the archive in results/ has the same bytes, so nothing is planned."""
+    archive, md5 = tiny_archive
+    snakemake(tmp_path, config=write_config(tmp_path, two_trials(archive, md5, archive=str(archive)), "given.yaml"))
+    for data_md5 in (md5, OFFICIAL_MD5):  # the same bytes; the default md5: what the results were made from
+        output = dry_run(tmp_path, write_config(tmp_path, two_trials(archive, data_md5)))
+        assert NOTHING_TO_DO in output, output[-3000:]
+    assert f"is kept as the archive of these results, though data.md5 is {OFFICIAL_MD5}" in output
+
+
+def test_an_archive_downloaded_then_given_as_a_file_reruns_nothing(tmp_path, tiny_study):
+    workdir, _ = tiny_study
+    copy = tmp_path / "copy"
+    shutil.copytree(workdir, copy, symlinks=True)  # copy2: modification times are kept
+    study = yaml.safe_load((copy / "config.yaml").read_text())
+    downloaded = Path(study["data"]["url"].removeprefix("file://"))
+    study["data"]["archive"] = str(shutil.copy2(downloaded, tmp_path / "elsewhere.tar.gz"))
+    output = dry_run(copy, write_config(copy, study))
+    assert NOTHING_TO_DO in output and "Note:" not in output, output[-3000:]
+
+
+def test_a_changed_setting_is_named_before_any_job_runs(tmp_path, tiny_archive):
+    archive, md5 = tiny_archive
+    study = two_trials(archive, md5)
+    snakemake(tmp_path, config=write_config(tmp_path, study))
+    study["experiments"]["gaussian"]["epochs"] = 2
+    study["shards"]["size"] = 100
+    output = dry_run(tmp_path, write_config(tmp_path, study))
+    assert "Note: 2 finished trials would be redone because the config changed: shards.size; epochs (gaussian)" in (
+        output
+    ), output[-3000:]
+    other = tmp_path / "other.tar.gz"
+    write_tiny_archive(other, seed=1)
+    output = dry_run(tmp_path, write_config(tmp_path, two_trials(archive, md5, archive=str(other))))
+    assert f"Note: all 3 finished trials would be redone: data.archive {other} (md5 " in output, output[-3000:]

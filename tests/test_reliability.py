@@ -225,6 +225,28 @@ def test_killed_while_writing_shards_then_resumed(tmp_path_factory, tiny_archive
     assert trial_numbers(workdir) == trial_numbers(reference)
 
 
+@pytest.mark.fault(kind="Ctrl-C", real=True)
+def test_ctrl_c_during_training_is_one_line_that_says_what_a_rerun_does(tmp_path, tiny_archive):
+    config = long_trial_config(tmp_path, tiny_archive[0], epochs=6)
+    state = tmp_path / "results/checkpoints/long/trial-01/state.json"
+    process = start_snakemake(tmp_path, LONG, config=config)
+    deadline = time.monotonic() + 300
+    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: to every process of the group
+    output = process.communicate(timeout=300)[0]
+    epoch = json.loads(state.read_text())["epoch"]
+    assert 1 <= epoch < 6, output[-3000:]
+    message = f"interrupted (Ctrl-C) after epoch {epoch} of 6; a rerun resumes from it"
+    assert [line for line in output.splitlines() if "Ctrl-C" in line] == [f"Error in rule train_trial: {message}"] + [
+        f"ERROR: {message}"  # the job's log, which Snakemake prints after its own lines on the job
+    ]
+    log = (tmp_path / "results/logs/train_trial/long/trial-01.log").read_text()
+    assert f"ERROR: {message}" in log
+    for text in (output, log):
+        assert "Traceback" not in text and "KeyboardInterrupt" not in text
+
+
 # ---------------------------------------------------------------------------------------------
 # concurrency
 

@@ -116,7 +116,7 @@ def test_every_job_runs_as_a_slurm_job(tmp_path, tiny_archive):
     planned = {rule: int(n) for rule, n in stats.items() if rule not in ("job", "total")}
     assert planned["train_trial"] == 3 and planned["make_shard"] == 4
     assert planned.pop("all") == 1  # the local target rule
-    assert planned.pop("copy_local_archive") == 1  # a local rule too: the login node reads data.archive
+    assert planned.pop("fetch_archive") == 1  # a local rule too: the login node reads data.archive
     assert arrays, "shards and trials were not submitted as job arrays"
     assert len(single) + in_arrays == sum(planned.values()), output[-3000:]
     submitted = {int(i) for ids, _ in arrays for i in ids.split(",")} | {int(i) for i, _ in single}

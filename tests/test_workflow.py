@@ -3,6 +3,7 @@
 import hashlib
 import json
 import shutil
+import stat
 
 import numpy as np
 import pandas as pd
@@ -90,6 +91,9 @@ def test_everything_is_produced(study):
     assert "## What clipping changes" in summary and "| gaussian | sigma=20 | 300 |" in summary
     comparisons = pd.read_csv(results / "tables/comparisons.csv")
     assert ((comparisons["experiment"] == "unclipped") & (comparisons["baseline"] == "gaussian")).any()
+    # the sweep's points too: against the step-matched no-noise baseline, as the sweep has no sigma=0
+    reference = (comparisons["baseline"] == "no_noise-200-2ep-b50-official") & (comparisons["metric"] == "clean")
+    assert set(comparisons.loc[reference, "experiment"]) >= {"sigma-sigma5", "gaussian"}
 
 
 def test_trial_records(study):
@@ -121,7 +125,7 @@ def test_every_job_has_a_log(study):
     workdir, _ = study
     logs = workdir / "results" / "logs"
     for name in (
-        "download_archive.log",
+        "fetch_archive.log",
         "extract_dataset.log",
         "aggregate_trials.log",
         "plot_results.log",
@@ -217,7 +221,7 @@ def test_one_trial_alone_from_a_local_archive(tmp_path, tiny_archive):
     assert trained == {"salt_pepper/trial-02"}
     # nothing downloaded: the local archive was copied, checked against its md5
     assert hashlib.md5((tmp_path / "results/data/cifar-10-python.tar.gz").read_bytes()).hexdigest() == md5
-    assert not (tmp_path / "results/logs/download_archive.log").exists()
+    assert "copied " in (tmp_path / "results/logs/fetch_archive.log").read_text()
     assert {p.split("/")[1] for p in made if p.startswith("splits/")} == {"train200-official-trial02"}
     assert not any(p.startswith("experiments/") and "salt_pepper/trial-02" not in p for p in made)
     assert not any(p.startswith(("tables/", "plots/")) for p in made)
@@ -264,12 +268,70 @@ def test_bad_config_stops_before_any_job(tmp_path, change, message):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("plots/sweeps/sigmaa.png", "no sweep 'sigmaa' in the config; its sweeps: sigma"),
+        ("plots/noise_examples/gaussian-sigma7.png", "no noise condition 'gaussian-sigma7' in the config; its "),
+        ("experiments/gaussian/trial-03/metrics.json", "experiment 'gaussian' has 2 trials (trial-01 to trial-02): "),
+        (
+            "experiments/gaussian/trial-03/robustness.json",
+            "experiment 'gaussian' has 2 trials (trial-01 to trial-02): ",
+        ),
+        ("experiments/gausian/trial-01/metrics.json", "no experiment 'gausian' in the config; its experiments: "),
+        ("experiments/gaussian/trial-09/shards/shard-0000.npy", "experiment 'gaussian' has 2 trials"),
+        (
+            "splits/train200-official-trial09/split.json",
+            "no trial of the config uses split 'train200-official-trial09'",
+        ),
+    ],
+)
+@pytest.mark.fault(kind="bad target", real=True)
+def test_a_target_that_the_config_does_not_have_is_one_line(tmp_path, target, message):
+    config = write_config(tmp_path, tiny_config())
+    result = snakemake(tmp_path, "--dry-run", f"results/{target}", config=config, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    said = [line for line in output.splitlines() if "rror" in line or "xception" in line]
+    assert len(said) == 1 and said[0].startswith(f"Error: {message}"), output[-3000:]
+    assert "Traceback" not in output
+
+
+@pytest.mark.fault(kind="bad archive", real=True)
+def test_a_missing_local_archive_is_one_line(tmp_path):
+    config = tiny_config()
+    config["data"]["archive"] = str(tmp_path / "nowhere.tar.gz")
+    result = snakemake(tmp_path, "--dry-run", config=write_config(tmp_path, config), check=False)
+    output = result.stdout + result.stderr
+    said = [line for line in output.splitlines() if "rror" in line or "xception" in line]
+    assert result.returncode != 0 and said == [
+        f"Error: data.archive {tmp_path / 'nowhere.tar.gz'} does not exist; fix the path or remove data.archive to "
+        "download"
+    ], output[-3000:]
+
+
 @pytest.mark.fault(kind="bad download", real=True)
 def test_wrong_md5_fails_cleanly(tmp_path, tiny_archive):
     archive, _ = tiny_archive
     config = write_config(tmp_path, tiny_config(url=archive.as_uri(), md5="0" * 32))
     result = snakemake(tmp_path, "results/data/cifar10/train_images.npy", config=config, check=False)
     assert result.returncode != 0
-    assert "Error in rule download_archive: " in result.stderr and "expected 000000" in result.stderr
+    assert "Error in rule fetch_archive: " in result.stderr and "expected 000000" in result.stderr
     assert not (tmp_path / "results/data/cifar-10-python.tar.gz").exists()
     assert not list((tmp_path / "results/data").glob(".*part"))
+
+
+def test_every_result_has_the_mode_the_umask_gives(tiny_study):
+    """The tiny study ran under umask 022: every file it wrote is 0644 and every folder 0755, as a
+    normally created one, so colleagues on a shared file system can read the study."""
+    workdir, _ = tiny_study
+    results = workdir / "results"
+    modes = {str(p.relative_to(results)): stat.S_IMODE(p.stat().st_mode) for p in results.rglob("*")}
+    assert {"summary.md", "study-archive.zip", "plots/test_accuracy.png", "tables/trials.csv"} <= set(modes)
+    wrong = {path: oct(mode) for path, mode in modes.items() if mode != (0o755 if (results / path).is_dir() else 0o644)}
+    assert not wrong, f"{len(wrong)} of {len(modes)}: {sorted(wrong.items())[:10]}"
+
+
+def test_finished_trials_leave_no_checkpoint_folders(tiny_study):
+    workdir, _ = tiny_study
+    assert not (workdir / "results/checkpoints").exists()

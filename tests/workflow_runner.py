@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,10 +102,16 @@ def snakemake_env() -> dict:
 
 
 def snakemake(
-    workdir: Path, *args: str, config: Path | None = None, timeout: float = 900, check: bool = True
+    workdir: Path,
+    *args: str,
+    config: Path | None = None,
+    timeout: float = 900,
+    check: bool = True,
+    umask: int = -1,
 ) -> subprocess.CompletedProcess:
+    """``umask``: the child's (-1: this process's)."""
     command = snakemake_command(workdir, *args, config=config)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=snakemake_env())
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=snakemake_env(), umask=umask)
     if check and result.returncode != 0:
         raise AssertionError(
             f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
@@ -180,3 +187,17 @@ def history_numbers(workdir: Path) -> dict[str, list[list[tuple[str, str]]]]:
             [(key, value) for key, value in row.items() if key not in timings] for row in rows
         ]
     return histories
+
+
+def planned_jobs(dry_run: str) -> list[tuple[str, str]]:
+    """(rule, first output) of every job a dry run's output plans."""
+    jobs, rule = [], None
+    for line in dry_run.splitlines():
+        if match := re.match(r"(?:local)?rule (\w+):", line):
+            rule = match.group(1)
+            if rule == "all":
+                jobs.append((rule, ""))
+        elif rule and line.strip().startswith("output:"):
+            jobs.append((rule, line.split(":", 1)[1].split(",")[0].strip()))
+            rule = None
+    return jobs

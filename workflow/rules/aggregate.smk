@@ -124,6 +124,7 @@ rule plot_results:
     params:
         experiments=list(STUDY.experiments),
         level=CONFIG["statistics"]["confidence"],
+        min_trials=CONFIG["statistics"]["min_trials"],
         trial_experiments=[t.experiment for t in STUDY.trials()],
         comparisons=STUDY.comparisons,
     script:
@@ -180,7 +181,7 @@ rule plot_sweep:
     resources:
         **SMALL_JOB,
     params:
-        sweep=lambda wildcards: STUDY.sweeps[wildcards.sweep],
+        sweep=get_sweep,
         level=CONFIG["statistics"]["confidence"],
     script:
         "../../scripts/plot_sweep.py"

@@ -1,8 +1,15 @@
-from snakemake.exceptions import WorkflowError
+import functools
+import json
 
-from cifar_noise.config import RESULTS, Study
+from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
+
+from cifar_noise.changes import notes
+from cifar_noise.config import CHECKPOINTS, RESULTS, Study
 from cifar_noise.errors import StudyError
+from cifar_noise.fileio import remove_empty_folders
 from cifar_noise.gpus import asks_for_gpu
+from cifar_noise.plan import check_disk
 
 try:
     STUDY = Study(config)
@@ -10,12 +17,30 @@ except StudyError as error:  # before any job runs: name the bad key and stop
     raise WorkflowError(str(error)) from None
 CONFIG = STUDY.config  # the validated config, defaults filled in
 
+# Before any job runs: what this config would redo (or keep) of the results already there. Only in
+# the main process: jobs that Snakemake runs as processes of their own (SLURM) load this file too.
+if workflow.is_main_process:
+    try:
+        for note in notes(STUDY):
+            logger.warning(f"Note: {note}")
+    except StudyError as error:
+        raise WorkflowError(str(error)) from None
+
 ENV = "../../envs/study.yaml"
 # The report's landing page, written by rule summarize (the question, the design, the answer).
 REPORT_LANDING = f"{RESULTS}/report/workflow.rst"
 
 # Tables, statistics and plots need no deep learning framework: a small environment of their own.
 REPORT_ENV = "../../envs/report.yaml"
+
+
+def check_disk_space():
+    """Stop with one line when the splits, shards and corrupted sets that the jobs about to run
+    would write do not fit in the free space (workflow.dag holds those jobs once planning is done)."""
+    try:
+        check_disk(STUDY, [path for job in workflow.dag.needrun_jobs() for path in job.output])
+    except StudyError as error:
+        raise WorkflowError(str(error)) from None
 
 
 def trains_on_gpu():
@@ -62,23 +87,36 @@ wildcard_constraints:
     sweep=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
-def local_archive_md5(wildcards):
-    try:
-        return STUDY.local_archive_md5()
-    except StudyError as error:  # a missing or unreadable data.archive: one line, before any job runs
-        raise WorkflowError(str(error)) from None
+def one_line_errors(function):
+    """For an input or params function: its StudyError (a target naming an experiment, trial,
+    split, sweep or noise condition that the config does not have; a data.archive that is not
+    there) stops snakemake with that one line. Snakemake wraps any Exception of such a function in
+    a many-line InputFunctionException, but lets SystemExit pass."""
+
+    @functools.wraps(function)
+    def checked(wildcards, **aux):
+        try:
+            return function(wildcards, **aux)
+        except StudyError as error:
+            raise SystemExit(f"Error: {error}") from None
+
+    return checked
+
+
+@one_line_errors
+def get_archive_md5(wildcards):
+    return STUDY.archive_md5()
 
 
 def archived_config(wildcards):
-    """The config as the study archive records it: a local archive by its content, not its path
-    (the same file at another path must not redo anything)."""
-    data = dict(CONFIG["data"])
-    if data["archive"]:
-        data["archive"] = f"a local copy with md5 {local_archive_md5(wildcards)}"
-    return {**CONFIG, "data": data}
+    """The config as the study archive records it: the CIFAR-10 archive by its content, not by
+    where it came from (the same file at another path, or downloaded, must not redo anything), and
+    keys sorted (--config puts the keys it sets first; the order means nothing)."""
+    return json.loads(json.dumps({**CONFIG, "data": {"md5": get_archive_md5(wildcards)}}, sort_keys=True))
 
 
-def trial_files(wildcards):
+@one_line_errors
+def get_trial_files(wildcards):
     """Inputs of one training job: its split and its noise shards, and the records of what they are."""
     name, trial = wildcards.experiment, wildcards.trial
     return {
@@ -89,7 +127,35 @@ def trial_files(wildcards):
     }
 
 
-def evaluation_files(wildcards):
+@one_line_errors
+def get_shard_originals(wildcards):
+    """The training images of the split a shard perturbs."""
+    return STUDY.split_files(wildcards.experiment, wildcards.trial)["train_images"]
+
+
+@one_line_errors
+def get_trial_params(wildcards):
+    return STUDY.trial_params(wildcards.experiment, wildcards.trial)
+
+
+@one_line_errors
+def get_shard_params(wildcards):
+    return STUDY.shard_params(wildcards.experiment, wildcards.trial)
+
+
+@one_line_errors
+def get_trial_split_params(wildcards):
+    """What the record of a trial's split must say (the values its rule was given)."""
+    return STUDY.split_params(STUDY.split_id(wildcards.experiment, wildcards.trial))
+
+
+@one_line_errors
+def get_split_params(wildcards):
+    return STUDY.split_params(wildcards.split)
+
+
+@one_line_errors
+def get_evaluation_files(wildcards):
     """A trial's trained model, its split's test labels and the split's corrupted test sets."""
     split = STUDY.split_id(wildcards.experiment, wildcards.trial)
     return {
@@ -97,6 +163,31 @@ def evaluation_files(wildcards):
         "test_labels": STUDY.split_files(wildcards.experiment, wildcards.trial)["test_labels"],
         "corrupted": list(STUDY.corrupted_files(split).values()),
     }
+
+
+@one_line_errors
+def get_evaluation_params(wildcards):
+    return STUDY.evaluation_params(wildcards.experiment, wildcards.trial)
+
+
+@one_line_errors
+def get_corruption_params(wildcards):
+    return STUDY.corruption_params(wildcards.split, wildcards.corruption)
+
+
+@one_line_errors
+def get_noise(wildcards):
+    return STUDY.noise_condition(wildcards.condition)[0]
+
+
+@one_line_errors
+def get_noise_params(wildcards):
+    return STUDY.noise_condition(wildcards.condition)[1]
+
+
+@one_line_errors
+def get_sweep(wildcards):
+    return STUDY.sweep(wildcards.sweep)
 
 
 # Training images on which the share of values that clipping changes is measured, per condition.
@@ -125,8 +216,7 @@ def sweep_plot_files():
 def benchmark_files():
     """The benchmark file of every job that runs before the runtime plot, from the rules' own
     benchmark: patterns (so only called after those rules are defined)."""
-    files = [(rules.copy_local_archive if CONFIG["data"]["archive"] else rules.download_archive).benchmark]
-    files.append(rules.extract_dataset.benchmark)
+    files = [rules.fetch_archive.benchmark, rules.extract_dataset.benchmark]
     files += expand(rules.split_dataset.benchmark, split=STUDY.split_ids())
     for t in STUDY.trials():
         trial = f"{t.trial:02d}"

@@ -1,40 +1,20 @@
-if CONFIG["data"]["archive"]:
-
-    rule copy_local_archive:
-        output:
-            archive=STUDY.archive,
-        log:
-            f"{RESULTS}/logs/copy_local_archive.log",
-        benchmark:
-            f"{RESULTS}/benchmarks/copy_local_archive.tsv"
-        localrule: True
-        conda:
-            ENV
-        params:
-            # The archive's content, not its path, is what the study depends on: the same file
-            # at another path (a moved checkout, another mount) must not redo anything. The script
-            # reads the path from the config; a different content reruns the study.
-            content_md5=local_archive_md5,
-        script:
-            "../../scripts/copy_local_archive.py"
-
-else:
-
-    rule download_archive:
-        output:
-            archive=STUDY.archive,
-        log:
-            f"{RESULTS}/logs/download_archive.log",
-        benchmark:
-            f"{RESULTS}/benchmarks/download_archive.tsv"
-        localrule: True  # cluster nodes often have no internet
-        conda:
-            ENV
-        params:
-            url=CONFIG["data"]["url"],
-            md5=CONFIG["data"]["md5"],
-        script:
-            "../../scripts/download_archive.py"
+rule fetch_archive:
+    output:
+        archive=STUDY.archive,
+    log:
+        f"{RESULTS}/logs/fetch_archive.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fetch_archive.tsv"
+    localrule: True  # cluster nodes often have no internet, and data.archive is a path on this host
+    conda:
+        ENV
+    params:
+        # The study depends on the archive's content, not on where it came from: downloaded or
+        # copied from data.archive, the same bytes rerun nothing. The script reads the source from
+        # the config (no rerun trigger); another content reruns the study.
+        md5=get_archive_md5,
+    script:
+        "../../scripts/fetch_archive.py"
 
 
 rule extract_dataset:
@@ -71,6 +51,6 @@ rule split_dataset:
         mem_mb=scaled(2000),
         runtime=scaled(15),
     params:
-        split=lambda wildcards: STUDY.split_params(wildcards.split),
+        split=get_split_params,
     script:
         "../../scripts/split_dataset.py"

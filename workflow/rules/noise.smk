@@ -1,6 +1,6 @@
 rule make_shard:
     input:
-        train_images=lambda wildcards: STUDY.split_files(wildcards.experiment, wildcards.trial)["train_images"],
+        train_images=get_shard_originals,
     output:
         shard=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/shards/shard-{{shard}}.npy",
         identity=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/shards/shard-{{shard}}.json",
@@ -15,7 +15,7 @@ rule make_shard:
         mem_mb=scaled(1500),
         runtime=scaled(10),
     params:
-        shard=lambda wildcards: STUDY.shard_params(wildcards.experiment, wildcards.trial),
+        shard=get_shard_params,
     script:
         "../../scripts/make_shard.py"
 
@@ -41,8 +41,8 @@ rule noise_examples:
         mem_mb=scaled(1000),
         runtime=scaled(10),
     params:
-        noise=lambda wildcards: STUDY.noise_conditions()[wildcards.condition][0],
-        noise_params=lambda wildcards: STUDY.noise_conditions()[wildcards.condition][1],
+        noise=get_noise,
+        noise_params=get_noise_params,
         seed=CONFIG["seed"],
         images=8,
         clipping_images=CLIPPING_SAMPLE,

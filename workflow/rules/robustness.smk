@@ -18,14 +18,14 @@ rule corrupt_test_set:
         mem_mb=scaled(2000),
         runtime=scaled(10),
     params:
-        corrupted=lambda wildcards: STUDY.corruption_params(wildcards.split, wildcards.corruption),
+        corrupted=get_corruption_params,
     script:
         "../../scripts/corrupt_test_set.py"
 
 
 rule evaluate_trial:
     input:
-        unpack(evaluation_files),
+        unpack(get_evaluation_files),
     output:
         robustness=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/robustness.json",
     log:
@@ -42,6 +42,6 @@ rule evaluate_trial:
         mem_mb=scaled(3000),
         runtime=scaled(30),
     params:
-        evaluation=lambda wildcards: STUDY.evaluation_params(wildcards.experiment, wildcards.trial),
+        evaluation=get_evaluation_params,
     script:
         "../../scripts/evaluate_trial.py"

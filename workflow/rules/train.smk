@@ -1,6 +1,6 @@
 rule train_trial:
     input:
-        unpack(trial_files),
+        unpack(get_trial_files),
     output:
         metrics=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/metrics.json",
         history=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/history.csv",
@@ -26,10 +26,10 @@ rule train_trial:
         # its log as <log>.attempt-<N>.log, since Snakemake deletes the log before a retry.
         attempt=lambda wildcards, attempt: attempt,
     params:
-        trial=lambda wildcards: STUDY.trial_params(wildcards.experiment, wildcards.trial),
+        trial=get_trial_params,
         checkpoint_dir=lambda wildcards: STUDY.checkpoint_dir(wildcards.experiment, wildcards.trial),
         # what the records of its split and shards must say (the same values their rules were given)
-        split=lambda wildcards: STUDY.split_params(STUDY.split_id(wildcards.experiment, wildcards.trial)),
-        shard=lambda wildcards: STUDY.shard_params(wildcards.experiment, wildcards.trial),
+        split=get_trial_split_params,
+        shard=get_shard_params,
     script:
         "../../scripts/train_trial.py"

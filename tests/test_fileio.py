@@ -1,0 +1,31 @@
+"""Atomic writes give a file the mode a normally created one gets under the user's umask."""
+
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from cifar_noise.download import copy_archive
+from cifar_noise.fileio import file_digest, save_npy, write_json, write_text
+
+
+@pytest.fixture
+def umask_027():
+    old = os.umask(0o027)
+    yield
+    os.umask(old)
+
+
+def test_atomic_writes_follow_the_umask(tmp_path, umask_027):
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"archive")
+    writers = {
+        "text.md": lambda path: write_text(path, "x"),
+        "data.json": lambda path: write_json(path, {"a": 1}),
+        "array.npy": lambda path: save_npy(path, np.zeros(3)),
+        "copy.tar.gz": lambda path: copy_archive(source, path, None, file_digest(source, "md5")),
+    }
+    for name, write in writers.items():
+        write(tmp_path / name)
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name

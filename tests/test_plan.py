@@ -1,0 +1,123 @@
+"""make plan: what a study costs before it runs; schema bounds that keep a typo from planning for minutes."""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+import yaml
+from workflow_runner import REPO
+
+from cifar_noise.config import Study
+from cifar_noise.errors import StudyError
+from cifar_noise.plan import footprint, job_threads
+
+
+def plan(folder, config, env=None) -> subprocess.CompletedProcess:
+    """``python -m cifar_noise.plan`` as make plan runs it, in ``folder`` (where results/ is)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "cifar_noise.plan", str(config)],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_the_footprint_is_the_size_of_every_split_shard_and_corrupted_set(tiny_study):
+    workdir, config = tiny_study
+    os.chdir(workdir)  # the study's paths are relative to the folder snakemake ran in
+    try:
+        sizes = footprint(Study(yaml.safe_load(config.read_text())))
+    finally:
+        os.chdir(REPO)
+    kinds = {"splits": 0, "shards": 0, "corrupted test sets": 0}
+    for path, (kind, size) in sizes.items():
+        if kind in kinds:  # the dataset's are CIFAR-10's sizes, not the tiny archive's
+            assert (workdir / path).stat().st_size == size, path
+            kinds[kind] += 1
+    assert min(kinds.values()) > 0, kinds
+    written = {str(p.relative_to(workdir)) for p in (workdir / "results").glob("**/*.npy")}
+    assert {p for p in written if not p.startswith("results/data/")} == {
+        p for p, (kind, _) in sizes.items() if kind in kinds
+    }
+
+
+def test_plan_prints_trials_images_disk_and_time(tmp_path):
+    """The speed last measured on this host is used: 1,000 training and 10,000 test images per second."""
+    speed = {"host": platform.node(), "threads": job_threads(), "source": "a test", "start": 0.0}
+    speed |= {"train": {"seed_a": 1000.0}, "test": {"seed_a": 10000.0}}
+    (tmp_path / "results/plan").mkdir(parents=True)
+    (tmp_path / "results/plan/speed.json").write_text(json.dumps(speed))
+    config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    experiments = config["experiments"].values()
+    trials = sum(e["trials"] for e in experiments)
+    train = sum(e["train_size"] * e.get("enlarge", 1) * e["epochs"] * e["trials"] for e in experiments)
+    corrupted = Study(config).corruptions
+    test = trials * (2000 + 300 * sum(len(c["severities"]) for c in corrupted.values()))
+    done = plan(tmp_path, REPO / "config/demo.yaml")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert f"{trials} trials of 5 experiments" in out
+    assert f"{train:,} training images" in out and f"{test:,} test images" in out
+    dataset = 170_498_071 + 60000 * (3072 + 1) + 4 * 128  # CIFAR-10's archive and arrays
+    assert f"disk:    dataset {dataset / 1e6:.1f} MB, splits " in out and " free on " in out
+    minutes = round((train / 1000 + test / 10000) / 60)
+    assert f"time:    about {minutes} min of training and evaluation jobs one at a time" in out
+    assert "measuring" not in out
+
+
+@pytest.mark.slow
+def test_plan_measures_this_machine_when_nothing_was_measured(tmp_path):
+    done = plan(tmp_path, REPO / "config/demo.yaml")
+    assert done.returncode == 0, done.stderr
+    assert "measuring this machine's training speed (seed_a" in done.stdout
+    assert "from a short measurement on this host" in done.stdout
+    kept = json.loads((tmp_path / "results/plan/speed.json").read_text())
+    assert kept["host"] == platform.node() and kept["train"]["seed_a"] > 0 and kept["start"] > 0
+
+
+@pytest.mark.fault(kind="bad config", real=True)
+def test_plan_of_a_bad_config_is_one_line(tmp_path):
+    config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    config["experiments"]["gaussian"]["enlarge"] = 100000
+    (tmp_path / "big.yaml").write_text(yaml.safe_dump(config))
+    done = plan(tmp_path, tmp_path / "big.yaml")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"make plan: {tmp_path / 'big.yaml'}: invalid config: experiments.gaussian.enlarge: 100000 is greater "
+        "than the maximum of 100"
+    ]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c["experiments"]["gaussian"].update(enlarge=100000), "enlarge: 100000 is greater than the maximum"),
+        (lambda c: c["experiments"]["gaussian"].update(enlarge=100000000), "is greater than the maximum of 100"),
+        (lambda c: c["experiments"]["no_noise"].update(trials=1000), "trials: 1000 is greater than the maximum of 100"),
+        (lambda c: c["experiments"]["no_noise"].update(epochs=10**6), "epochs: 1000000 is greater than the maximum"),
+        (lambda c: c.update(shards={"size": 1}), r"shards.size: 1 makes [\d,]+ shard files, more than the 5,000"),
+    ],
+)
+@pytest.mark.fault(kind="bad config", real=True)
+def test_sizes_are_bounded(change, message):
+    config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    change(config)
+    with pytest.raises(StudyError, match=message):
+        Study(config)
+
+
+def test_the_bound_on_shard_files_names_a_shards_size_that_fits():
+    config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    config["shards"] = {"size": 1}
+    with pytest.raises(StudyError, match=r"set shards.size to at least (\d+)") as error:
+        Study(config)
+    config["shards"]["size"] = int(error.value.args[0].split("at least ")[1].split(" ")[0].replace(",", ""))
+    study = Study(config)
+    assert sum(study.shard_count(t.experiment) for t in study.trials()) <= 5000

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import signal
 import sys
 import time
 import traceback
@@ -85,6 +86,7 @@ def run(snakemake, main: Callable, interrupted: Callable[[], str] | None = None)
         if isinstance(error, OSError) and error.errno in DISK_FULL:  # a write outside atomic_path, e.g. the log
             error = disk_full_error(error.filename or log_path or ".")
         if isinstance(error, KeyboardInterrupt):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the one line short
             error = StudyError(_interruption(interrupted))
         # on a full disk the log may take no more lines: the terminal's line must come regardless
         if isinstance(error, StudyError):

@@ -111,8 +111,10 @@ def get_archive_md5(wildcards):
 def archived_config(wildcards):
     """The config as the study archive records it: the CIFAR-10 archive by its content, not by
     where it came from (the same file at another path, or downloaded, must not redo anything), and
-    keys sorted (--config puts the keys it sets first; the order means nothing)."""
-    return json.loads(json.dumps({**CONFIG, "data": {"md5": get_archive_md5(wildcards)}}, sort_keys=True))
+    its top-level keys sorted (--config puts the keys it sets first). Deeper keys keep their order:
+    the experiments' order is the tables' order."""
+    config = {**CONFIG, "data": {"md5": get_archive_md5(wildcards)}}
+    return json.loads(json.dumps({key: config[key] for key in sorted(config)}))
 
 
 @one_line_errors

@@ -104,7 +104,7 @@ lint: setup
 fault-table: setup
 	$(BIN)/python tests/fault_table.py --write
 
-# Speed and memory figures of this machine -> benchmarks/results.md (about 10 minutes).
+# Speed and memory figures of this machine -> benchmarks/cpu/results.md (about 10 minutes).
 benchmark: setup
 	$(BIN)/python benchmarks/run.py
 

@@ -3,7 +3,7 @@
     make benchmark            (= .venv/bin/python benchmarks/run.py)
 
 Every figure is measured in this one run, on this machine, and written to
-benchmarks/results.md (and results.json): ratios are only ever taken between numbers of the same
+benchmarks/cpu/results.md (and results.json): ratios are only ever taken between numbers of the same
 run. Each measurement runs in a fresh Python process, so that TensorFlow settings cannot leak
 from one into the next and peak memory is measured per measurement.
 """
@@ -22,11 +22,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
+
+from children import ChildFailed, child_main, run_child  # noqa: E402
 
 from cifar_noise.noise import DEFAULT_PARAMS  # noqa: E402
 from cifar_noise.provenance import cpu_name  # noqa: E402
@@ -107,7 +110,7 @@ def child_matmul(_args) -> dict:
 def child_noise(args) -> dict:
     from cifar_noise.shards import build_shard, write_shard
 
-    kind, count, reference_count = args.kind, args.count, args.reference
+    kind, count, reference_count = args.noise, args.count, args.reference
     originals = images(count)
     result = {"kind": kind, "images": count}
     # the notebook's loop on a small sample (it is that slow)
@@ -323,15 +326,16 @@ CHILDREN = {
 # orchestration
 
 
-def child(name: str, *extra: str, tmp: str, env: dict | None = None) -> dict:
-    command = [sys.executable, __file__, "--child", name, "--tmp", tmp, *extra]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})})
-    if done.returncode != 0:
-        raise SystemExit(f"benchmark {name} {' '.join(extra)} failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"  {name} {' '.join(extra)}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    return result
+# A measurement's settings, where its spec does not give them.
+DEFAULTS = {"jit": "auto", "threads": 2, "batch": 128, "deterministic": 1}
+
+
+def child(kind: str, tmp: str, env: dict | None = None, **settings) -> dict:
+    """One measurement in its own process (benchmarks/children.py)."""
+    try:
+        return run_child(__file__, {"kind": kind, "tmp": tmp, **settings}, timeout=3600, env=env)
+    except ChildFailed as failure:
+        raise SystemExit(f"benchmark {kind} {settings} failed: {failure}") from None
 
 
 def fmt(value: float) -> str:
@@ -340,23 +344,12 @@ def fmt(value: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--child")
     parser.add_argument("--tmp", default=None, help="folder for temporary shards (default: the system's)")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="writes OUT.md and OUT.json")
+    parser.add_argument(
+        "--out", default=str(REPO / "benchmarks" / "cpu" / "results"), help="writes OUT.md and OUT.json"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer images and steps (a smoke run)")
-    parser.add_argument("--kind")
-    parser.add_argument("--count", type=int)
-    parser.add_argument("--reference", type=int)
-    parser.add_argument("--mode")
-    parser.add_argument("--jit", default="auto")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--steps", type=int)
-    parser.add_argument("--deterministic", type=int, default=1)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(CHILDREN[args.child](args)))
-        return
 
     quick = args.quick
     tmp = tempfile.mkdtemp(prefix="cifar-noise-bench-", dir=args.tmp)
@@ -369,7 +362,7 @@ def main() -> None:
         }
     }
     print("matmul peak", file=sys.stderr)
-    results["matmul"] = child("matmul", tmp=tmp)
+    results["matmul"] = child("matmul", tmp)
 
     print("noise shards", file=sys.stderr)
     count = 10_000 if quick else 50_000
@@ -379,16 +372,16 @@ def main() -> None:
         else {"regional": 500, "salt_pepper": 500, "gaussian": 100}
     )
     results["noise"] = [
-        child("noise", "--kind", k, "--count", str(count), "--reference", str(reference[k]), tmp=tmp)
+        child("noise", tmp, noise=k, count=count, reference=reference[k])
         for k in ("regional", "salt_pepper", "gaussian")
     ]
-    results["gaussian_law"] = child("gaussian_law", tmp=tmp)
+    results["gaussian_law"] = child("gaussian_law", tmp)
 
     print("input pipeline alone", file=sys.stderr)
-    results["pipeline"] = child("pipeline", "--count", "3000" if quick else "15000", tmp=tempfile.mkdtemp(dir=tmp))
+    results["pipeline"] = child("pipeline", tempfile.mkdtemp(dir=tmp), count=3000 if quick else 15000)
 
     print("training throughput", file=sys.stderr)
-    steps = "10" if quick else "40"
+    steps = 10 if quick else 40
     variants = [
         ("stream", "auto", 2, 128),
         ("fit", "auto", 2, 128),
@@ -398,34 +391,19 @@ def main() -> None:
         ("stream", "auto", 2, 256),
     ]
     results["train"] = [
-        child(
-            "train",
-            "--mode",
-            m,
-            "--jit",
-            j,
-            "--threads",
-            str(t),
-            "--batch",
-            str(b),
-            "--steps",
-            steps if b == 128 else str(int(steps) // 2),
-            tmp=tmp,
-        )
+        child("train", tmp, mode=m, jit=j, threads=t, batch=b, steps=steps if b == 128 else steps // 2)
         for m, j, t, b in variants
     ]
-    results["train"].append(child("train", "--mode", "stream", "--steps", steps, "--deterministic", "0", tmp=tmp))
+    results["train"].append(child("train", tmp, mode="stream", steps=steps, deterministic=0))
     # other Keras backends, where installed (e.g. pip install torch==2.13.0 jax into .venv)
     for other in ("torch", "jax"):
         if importlib.util.find_spec(other) is not None:
             for mode in ("stream", "fit"):
-                results["train"].append(
-                    child("train", "--mode", mode, "--steps", steps, tmp=tmp, env={"KERAS_BACKEND": other})
-                )
+                results["train"].append(child("train", tmp, env={"KERAS_BACKEND": other}, mode=mode, steps=steps))
 
     print("memory of a 50,000 x 10 trial", file=sys.stderr)
     memory_tmp = tempfile.mkdtemp(dir=tmp)
-    results["memory"] = child("memory", "--steps", "50" if quick else "300", tmp=memory_tmp)
+    results["memory"] = child("memory", memory_tmp, steps=50 if quick else 300)
 
     Path(args.out + ".json").write_text(json.dumps(results, indent=2) + "\n")
     Path(args.out + ".md").write_text(report(results))
@@ -517,5 +495,7 @@ def report(r: dict) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not child_main(
+    {kind: lambda spec, run=run: run(SimpleNamespace(**{**DEFAULTS, **spec})) for kind, run in CHILDREN.items()}
+):
     main()

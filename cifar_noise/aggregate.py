@@ -12,8 +12,9 @@ from .cifar import CLASS_NAMES
 from .config import DEFINITION_FIELDS
 from .stats import POWER, holm, mean_ci, paired, welch
 
-NOTEBOOK_COLUMNS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
-_HEADER = "Trial |validation loss |validation accuracy |training loss |training accuracy\n-|-|-|-|-\n"
+NOTEBOOK_COLUMNS = ("test_loss", "test_accuracy", "train_loss", "train_accuracy")
+# The notebook's table, with its "validation" columns named for what they hold: the test set's numbers.
+_HEADER = "Trial |test loss |test accuracy |training loss |training accuracy\n-|-|-|-|-\n"
 
 
 def load_metrics(paths: list[str | os.PathLike]) -> list[dict]:
@@ -106,7 +107,7 @@ def notebook_table(trials: pd.DataFrame, experiment: str) -> str:
 
 # What a comparison compares: accuracy on the clean test set, and the mean accuracy over every
 # corrupted test set and severity (where the study has corruptions).
-METRICS = {"clean": "val_accuracy", "corruption": "mean_corruption_accuracy"}
+METRICS = {"clean": "test_accuracy", "corruption": "mean_corruption_accuracy"}
 
 COMPARISON_COLUMNS = [
     "experiment", "baseline", "kind", "metric", "n", "n_baseline", "mean", "mean_baseline",
@@ -215,7 +216,7 @@ def summary_markdown(
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, exp in experiments.items():
-        acc = trials.loc[trials["experiment"] == name, "val_accuracy"]
+        acc = trials.loc[trials["experiment"] == name, "test_accuracy"]
         if acc.empty:
             continue
         noise = "none" if exp["noise"] == "none" else f"{exp['noise']} ×{exp['enlarge']}"
@@ -305,13 +306,13 @@ def summary_markdown(
         lines += ["", "## The notebook's failure, reproduced", ""]
         for name in unpaired:
             twin = _paired_twin(name, experiments)
-            acc = trials.loc[trials["experiment"] == name, "val_accuracy"]
+            acc = trials.loc[trials["experiment"] == name, "test_accuracy"]
             text = (
                 f"`{name}` shuffles images and labels independently, as the notebook did: mean test "
                 f"accuracy {acc.mean():.4f}"
             )
             if twin and twin in present:
-                twin_acc = trials.loc[trials["experiment"] == twin, "val_accuracy"].mean()
+                twin_acc = trials.loc[trials["experiment"] == twin, "test_accuracy"].mean()
                 text += f", against {twin_acc:.4f} for `{twin}`, the same experiment with one shared permutation"
             lines += [text + ".", ""]
         lines += [NOTEBOOK_FAILURE, ""]
@@ -356,7 +357,7 @@ def _robustness_section(
         scores = rows["mean_corruption_accuracy"]
         per = " | ".join(f"{rows[f'corruption_accuracy_{n}'].mean():.4f}" for n in names)
         lines.append(
-            f"| `{name}` | {len(rows)} | {rows['val_accuracy'].mean():.4f} | {scores.mean():.4f} "
+            f"| `{name}` | {len(rows)} | {rows['test_accuracy'].mean():.4f} | {scores.mean():.4f} "
             f"| {_mean_ci(scores, level, min_trials)} | {per} |"
         )
     if not clean.empty and not corrupted.empty:
@@ -408,7 +409,7 @@ def _sweep_table(
     for value, name, baseline in zip(sweep["values"], names, sweep["baselines"], strict=True):
         if name is None:  # a point that is its own reference has no baseline row
             continue
-        acc = trials.loc[trials["experiment"] == name, "val_accuracy"]
+        acc = trials.loc[trials["experiment"] == name, "test_accuracy"]
         row = f"| {value:g} | `{name}` | {len(acc)} | {acc.mean():.4f} | {_mean_ci(acc, level, min_trials)} |"
         if comparisons is not None:
             pair = comparisons[(comparisons["experiment"] == name) & (comparisons["baseline"] == baseline)]

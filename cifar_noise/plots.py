@@ -48,7 +48,7 @@ def accuracy_plot(
     t-interval at confidence ``level``; an interval of fewer than ``min_trials`` trials is drawn in
     grey and labelled as too few to mean much (shown as computed, below 0 too, never clipped)."""
     experiments = experiments or list(dict.fromkeys(trials["experiment"]))
-    bottom, top = 0.0, float(trials["val_accuracy"].max())
+    bottom, top = 0.0, float(trials["test_accuracy"].max())
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(experiments) + 2), 4.2))
     labelled = set()
 
@@ -59,7 +59,7 @@ def accuracy_plot(
         return label
 
     for i, name in enumerate(experiments):
-        acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
+        acc = trials.loc[trials["experiment"] == name, "test_accuracy"].to_numpy()
         jitter = np.linspace(-0.12, 0.12, len(acc)) if len(acc) > 1 else np.zeros(1)
         ax.scatter(i + jitter, acc, s=18, color="tab:blue", alpha=0.7, zorder=3, label=once("trial"))
         mean, low, high = mean_ci(acc, level)
@@ -101,10 +101,10 @@ def training_curves(histories: dict[str, list[pd.DataFrame]], path) -> None:
                 axes[r][c].plot(
                     history["epoch"], history[column], marker="o", markersize=3, linewidth=1, label=f"trial {t}"
                 )
-                if f"val_{column}" in history:
+                if f"test_{column}" in history:
                     axes[r][c].plot(
                         history["epoch"],
-                        history[f"val_{column}"],
+                        history[f"test_{column}"],
                         linestyle="--",
                         linewidth=1,
                         label=f"trial {t} (test)",
@@ -183,9 +183,9 @@ def comparison_curves(histories: dict[str, list[pd.DataFrame]], comparisons: lis
     accuracy, and for the test accuracy where it was evaluated after every epoch."""
     shown = [c for c in comparisons if c["experiment"] in histories and c["baseline"] in histories]
     columns = ["loss", "accuracy"]
-    if any("val_accuracy" in h for c in shown for h in histories[c["experiment"]]):
-        columns.append("val_accuracy")
-    titles = {"loss": "training loss", "accuracy": "training accuracy", "val_accuracy": "test accuracy"}
+    if any("test_accuracy" in h for c in shown for h in histories[c["experiment"]]):
+        columns.append("test_accuracy")
+    titles = {"loss": "training loss", "accuracy": "training accuracy", "test_accuracy": "test accuracy"}
     fig, axes = plt.subplots(
         max(1, len(shown)), len(columns), figsize=(4.2 * len(columns), 2.6 * max(1, len(shown))), squeeze=False
     )
@@ -237,7 +237,7 @@ def sweep_plot(trials: pd.DataFrame, sweep: dict, path, level: float = 0.95) -> 
     for label, values, names, colour in curves:
         xs, means, lows, highs = [], [], [], []
         for value, name in zip(values, names, strict=True):
-            acc = trials.loc[trials["experiment"] == name, "val_accuracy"].to_numpy()
+            acc = trials.loc[trials["experiment"] == name, "test_accuracy"].to_numpy()
             ax.scatter(np.full(len(acc), value), acc, s=16, color=colour, alpha=0.6, zorder=3)
             mean, low, high = mean_ci(acc, level)
             xs.append(value)
@@ -247,7 +247,7 @@ def sweep_plot(trials: pd.DataFrame, sweep: dict, path, level: float = 0.95) -> 
         ax.plot(xs, means, color=colour, marker="o", markersize=4, label=f"{label}: mean of the trials (dots)")
         ax.fill_between(xs, lows, highs, color=colour, alpha=0.2, label=f"{label}: {level:.0%} CI")
     if reference and not step_matched:  # every point against one of them: draw it across
-        acc = trials.loc[trials["experiment"] == reference[0], "val_accuracy"]
+        acc = trials.loc[trials["experiment"] == reference[0], "test_accuracy"]
         mean, low, high = mean_ci(acc, level)
         ax.axhline(mean, color="tab:orange", linestyle="--", label=f"reference: {sweep['baseline_kind']}, mean")
         if not math.isnan(low):
@@ -336,7 +336,7 @@ def robustness_tradeoff(trials: pd.DataFrame, experiments: list[str], path, leve
         rows = trials[(trials["experiment"] == name) & trials["mean_corruption_accuracy"].notna()]
         if rows.empty:
             continue
-        x, x_low, x_high = mean_ci(rows["val_accuracy"], level)
+        x, x_low, x_high = mean_ci(rows["test_accuracy"], level)
         y, y_low, y_high = mean_ci(rows["mean_corruption_accuracy"], level)
         xerr = None if math.isnan(x_low) else [[x - x_low], [x_high - x]]
         yerr = None if math.isnan(y_low) else [[y - y_low], [y_high - y]]

@@ -219,7 +219,7 @@ def evaluate(model, images: NpyRows, labels: np.ndarray, batch_size: int, scale:
 
 # history.csv's columns, in this order whether or not the trial resumed (a checkpoint's rows come
 # back from JSON with their keys sorted)
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "images", "seconds", "images_per_second", "val_loss", "val_accuracy")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "images", "seconds", "images_per_second", "test_loss", "test_accuracy")
 
 
 def _history_csv(history: list[dict]) -> str:
@@ -328,10 +328,10 @@ def run_trial(
             }
             if params["evaluate_every_epoch"]:
                 result = evaluate(model, test, test_labels, batch, params["scale_inputs"])
-                row.update(val_loss=result["loss"], val_accuracy=result["accuracy"])
+                row.update(test_loss=result["loss"], test_accuracy=result["accuracy"])
             log(
                 f"epoch {epoch + 1}/{params['epochs']}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}"
-                + (f", val_accuracy {row['val_accuracy']:.4f}" if "val_accuracy" in row else "")
+                + (f", test_accuracy {row['test_accuracy']:.4f}" if "test_accuracy" in row else "")
                 + f" ({row['images_per_second']:.0f} images/s, {seconds:.0f} s)"
             )
             state = {
@@ -350,8 +350,8 @@ def run_trial(
     metrics = {
         "experiment": params["experiment"],
         "trial": params["trial"],
-        "val_loss": final["loss"],
-        "val_accuracy": final["accuracy"],
+        "test_loss": final["loss"],
+        "test_accuracy": final["accuracy"],
         "train_loss": history[-1]["loss"],
         "train_accuracy": history[-1]["accuracy"],
         "per_class_accuracy": final["per_class_accuracy"],
@@ -380,7 +380,7 @@ def run_trial(
     write_json(outputs["metrics"], metrics)
     checkpoints.clear()
     log(
-        f"test accuracy {metrics['val_accuracy']:.4f}, test loss {metrics['val_loss']:.4f} "
+        f"test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f} "
         f"(train accuracy {metrics['train_accuracy']:.4f}); {metrics['wall_seconds']:.0f} s in all"
     )
     return metrics

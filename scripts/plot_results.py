@@ -36,7 +36,7 @@ def main(snakemake):
     )
 
     # the best noisy condition (by mean test accuracy) next to its baseline
-    mean = trials.groupby("experiment")["val_accuracy"].mean()
+    mean = trials.groupby("experiment")["test_accuracy"].mean()
     comparisons = snakemake.params.comparisons
     if comparisons:
         best = max(comparisons, key=lambda c: mean[c["experiment"]])

@@ -27,8 +27,8 @@ def fake_metrics(experiment, trial, accuracy, noise="none", **params):
         "experiment": experiment,
         "trial": trial,
         "params": base,
-        "val_loss": 2.0 - accuracy,
-        "val_accuracy": accuracy,
+        "test_loss": 2.0 - accuracy,
+        "test_accuracy": accuracy,
         "train_loss": 1.5,
         "train_accuracy": accuracy + 0.1,
         "per_class_accuracy": {name: accuracy for name in CLASS_NAMES},
@@ -65,8 +65,8 @@ def test_trials_table_has_every_parameter_and_result(trials):
         "epochs",
         "batch_size",
         "shuffle",
-        "val_loss",
-        "val_accuracy",
+        "test_loss",
+        "test_accuracy",
         "train_loss",
         "train_accuracy",
         "test_accuracy_truck",
@@ -81,7 +81,7 @@ def test_notebook_table_format(trials):
     table = notebook_table(trials, "base")
     lines = table.splitlines()
     assert lines[0] == "### base description"
-    assert "Trial |validation loss |validation accuracy |training loss |training accuracy" in lines
+    assert "Trial |test loss |test accuracy |training loss |training accuracy" in lines
     start = lines.index("-|-|-|-|-")
     assert lines[start + 1] == "1|1.6000|0.4000|1.5000|0.5000"
     assert lines[start + 3] == "3|1.6200|0.3800|1.5000|0.4800"
@@ -340,8 +340,8 @@ def test_the_robustness_section_marks_intervals_of_too_few_trials_too():
     metrics = [fake_metrics("base", t, a) for t, a in enumerate([0.40, 0.42, 0.38], 1)]
     metrics += [fake_metrics("noisy", t, a, noise="gaussian") for t, a in [(1, 0.45), (2, 0.47)]]
     robustness = [
-        {"experiment": m["experiment"], "trial": m["trial"], "mean_corruption_accuracy": m["val_accuracy"] - 0.1,
-         "corruptions": [{"corruption": "gaussian", "accuracy": m["val_accuracy"] - 0.1}]}
+        {"experiment": m["experiment"], "trial": m["trial"], "mean_corruption_accuracy": m["test_accuracy"] - 0.1,
+         "corruptions": [{"corruption": "gaussian", "accuracy": m["test_accuracy"] - 0.1}]}
         for m in metrics
     ]  # fmt: skip
     trials = trials_table(metrics, robustness=robustness)

@@ -179,11 +179,11 @@ def test_after_the_study_every_follow_up_plans_only_what_it_should(tmp_path, tin
     run(repo, "snakemake --unlock && snakemake", dry=True)
 
 
-def test_the_readme_names_every_key_of_an_experiment_and_of_a_sweep():
+def test_the_config_reference_names_every_key_of_an_experiment_and_of_a_sweep():
     from cifar_noise.config import load_schema
 
     schema = load_schema()
-    text = README.read_text()
+    text = (REPO / "config/README.md").read_text()
     experiment = next(line for line in text.splitlines() if line.startswith("| `experiments.<name>` |"))
     assert [key for key in schema["$defs"]["experiment"]["properties"] if f"`{key}`" not in experiment] == []
     sweep = next(line for line in text.splitlines() if line.startswith("| `sweeps.<name>` |"))
@@ -196,7 +196,7 @@ def test_the_readme_names_every_key_of_an_experiment_and_of_a_sweep():
 def test_the_readme_layout_names_every_folder_the_study_writes(tiny_study):
     workdir, _ = tiny_study
     text = README.read_text()
-    tree = text[text.index("## Where everything goes") : text.index("### One trial")]
+    tree = text[text.index("## Where everything goes") : text.index("## What reproduces")]
     results = workdir / "results"
     written = {p.name + "/" * p.is_dir() for p in results.iterdir()}
     written |= {f"{p.parent.name}/{p.name}/" for p in results.glob("*/*") if p.is_dir()}

@@ -41,7 +41,7 @@ def test_a_changed_number_in_a_trial_record_is_caught(snapshot, tmp_path):
     changed = shutil.copytree(snapshot[0], tmp_path / "changed")
     record = changed / "experiments/gaussian/trial-01/metrics.json"
     metrics = json.loads(record.read_text())
-    metrics["val_accuracy"] += 0.01
+    metrics["test_accuracy"] += 0.01
     record.write_text(json.dumps(metrics))
     assert set(differences(changed)) == set(RECOMPUTED)
 

@@ -56,7 +56,7 @@ def test_everything_is_produced(study):
         "epochs",
         "batch_size",
         "train_seed",
-        "val_accuracy",
+        "test_accuracy",
         "train_loss",
         "test_accuracy_cat",
         "images_per_second",
@@ -65,7 +65,7 @@ def test_everything_is_produced(study):
         assert column in trials.columns
     for name in ("baseline", "regional", "salt_pepper", "gaussian", "cutout"):
         table = (results / "tables" / f"{name}.md").read_text()
-        assert "Trial |validation loss |validation accuracy |training loss |training accuracy\n-|-|-|-|-\n" in table
+        assert "Trial |test loss |test accuracy |training loss |training accuracy\n-|-|-|-|-\n" in table
         assert table.count("\n1|") == 1 and table.count("\n2|") == 1 and "\nMean|" in table
     for png in [
         "test_accuracy.png",

@@ -137,8 +137,8 @@ def read_metrics(workdir: Path, trial: str) -> dict:
 
 
 RESULT_KEYS = (
-    "val_loss",
-    "val_accuracy",
+    "test_loss",
+    "test_accuracy",
     "train_loss",
     "train_accuracy",
     "per_class_accuracy",

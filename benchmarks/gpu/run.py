@@ -108,7 +108,7 @@ def child_trials(spec: dict) -> list[dict]:
                 "images_per_second": images / seconds,
                 "eval_images_per_second": metrics["test_images"] / metrics["eval_seconds"],
                 "flops_per_image": flops_per_image(trial["architecture"]),
-                "test_accuracy": last["val_accuracy"],
+                "test_accuracy": last["test_accuracy"],
                 "device": metrics["device"],
                 "backend": metrics["backend"],
             }

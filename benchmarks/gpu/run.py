@@ -17,7 +17,8 @@ f. the full default study by Snakemake with profiles/gpu, from the archive to th
 Speed does not depend on pixel values, so a-e train on random images in CIFAR-10's shapes (a
 shard of Gaussian copies too, as the workflow writes it); f uses ``--archive`` (the real one for
 the study's numbers) or a synthetic archive. Every figure is written to OUT.md and OUT.json as soon
-as it is measured; ``status`` says how far a run got. ``--deadline`` stops the study in time.
+as it is measured; ``status`` says how far a run got. ``--deadline`` or a SIGTERM stops the study,
+and a rerun with the same ``--work`` carries it on.
 """
 
 from __future__ import annotations
@@ -232,25 +233,34 @@ def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float, p
     before = len(list(workdir.glob("results/experiments/*/*/metrics.json")))
     log(f"study ({before} trials already done): {' '.join(command[3:])}")
     started = time.monotonic()
+    # SIGTERM (a machine handed back, a batch system's time limit) stops the study as the deadline
+    # does: the running trial keeps its checkpoint, and the next run carries on from there
+    stop = {"by": None}
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(by="SIGTERM"))
+    last_report = started
     with open(workdir / "snakemake.log", "a") as output:
         proc = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
+        while proc.poll() is None and stop["by"] is None:
+            if time.monotonic() >= deadline:
+                stop["by"] = "deadline"
+            elif time.monotonic() - last_report >= 15:
                 progress(study_state(workdir, config, slots, started, before))
-        stopped = proc.poll() is None
-        if stopped:
+                last_report = time.monotonic()
+            time.sleep(0.2)
+        if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)
+        else:
+            stop["by"] = None  # it ended by itself first
+    signal.signal(signal.SIGTERM, previous)
     state = study_state(workdir, config, slots, started, before)
     tail = (workdir / "snakemake.log").read_text()[-3000:]
     return {
         **state,
         "finished": proc.returncode == 0,
-        "stopped_at_deadline": stopped,
+        "stopped_by": stop["by"],
         "returncode": proc.returncode,
         "output_tail": tail.replace(str(REPO), "<repo>").replace(str(workdir), "<work>"),
     }
@@ -570,7 +580,7 @@ def report(r: dict) -> str:
         elif s["finished"]:
             state = "finished"
         else:
-            state = "**stopped at the deadline**" if s["stopped_at_deadline"] else f"**failed** ({s['returncode']})"
+            state = f"**stopped by {s['stopped_by']}**" if s["stopped_by"] else f"**failed** ({s['returncode']})"
         if s["trials_done_before"]:
             state += f" (carried on from an earlier run that had finished {s['trials_done_before']} trials)"
         lines += [

@@ -20,6 +20,7 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/runtime.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/noise.smk"
 include: "workflow/rules/train.smk"
@@ -27,9 +28,16 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/aggregate.smk"
 
 
+# Before the DAG is built: what a changed config would redo of the results already there.
+note_changes()
+
+
 # The report opens with the question, the design and the current answer, as rule summarize wrote
 # them from the numbers of summary.md; before the first run, with the question alone.
-report: os.path.abspath(REPORT_LANDING) if os.path.exists(REPORT_LANDING) else "workflow/report/workflow.rst"
+landing = rules.summarize.output.landing
+
+
+report: os.path.abspath(landing) if os.path.exists(landing) else "workflow/report/workflow.rst"
 
 
 # Before the first job: what this run's jobs would write must fit on the disk (make plan: the sizes).
@@ -37,14 +45,13 @@ onstart:
     check_disk_space()
 
 
-# A finished trial removes its checkpoint folder; the experiments' folders above them go when the
-# run ends, not in the trials: another trial of the experiment may be creating its folder there.
+# When the run ends: the checkpoint folders that finished trials emptied go.
 onsuccess:
-    remove_empty_folders(CHECKPOINTS)
+    remove_checkpoint_folders()
 
 
 onerror:
-    remove_empty_folders(CHECKPOINTS)
+    remove_checkpoint_folders()
 
 
 rule all:
@@ -52,14 +59,14 @@ rule all:
     input:
         # Listed here too so that a trial whose outputs were deleted is redone by a plain run
         # (Snakemake does not look behind aggregates that are already up to date).
-        STUDY.metrics_files(),
-        STUDY.robustness_files(),
+        study_files(rules.train_trial.output.metrics),
+        study_files(rules.evaluate_trial.output.robustness),
         rules.aggregate_trials.output,
         rules.summarize.output,
         rules.plot_results.output,
-        robustness_plot_files(),
-        sweep_plot_files(),
-        noise_example_files(),
+        study_files(*rules.plot_robustness.output),
+        study_files(rules.plot_sweep.output.png),
+        study_files(rules.noise_examples.output.png),
         rules.plot_runtimes.output,
         rules.archive.output,
     localrule: True

@@ -33,6 +33,10 @@ MOVED_KEYS = {
     "(make_shard: N) or `--set-threads make_shard=N`",
     "training.eval_batch_size": "no longer a setting: evaluation runs in batches of 1,000 images "
     "(it changes memory use, never results); remove the key",
+    "training.retries": "retries are no longer set in the config: the profile's `retries:` (1 in "
+    "profiles/default and profiles/slurm) or `--retries N` sets them; remove the key",
+    "training.expected_images_per_second": "no longer set in the config: profiles/slurm's set-resources "
+    "(train_trial: images_per_second: N) or `--set-resources train_trial:images_per_second=N` sets it; remove the key",
 }
 
 # A study config is a few kilobytes. Anything near a megabyte is a

@@ -101,6 +101,12 @@ def test_defaults_are_filled_in_in_place():
         ("training.threads", 4, r"training\.threads: threads are no longer set in the config: .*set-threads"),
         ("shards.threads", 4, r"shards\.threads: .*--set-threads make_shard=N"),
         ("training.eval_batch_size", 500, r"training\.eval_batch_size: no longer a setting"),
+        ("training.retries", 2, r"training\.retries: retries are no longer set in the config: .*--retries N"),
+        (
+            "training.expected_images_per_second",
+            300,
+            r"training\.expected_images_per_second: .*--set-resources train_trial:images_per_second=N",
+        ),
     ],
 )
 @pytest.mark.fault(kind="bad config", real=True)

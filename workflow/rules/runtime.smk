@@ -31,10 +31,11 @@ TRAIN_ENV = "../../envs/study-gpu.yaml" if trains_on_gpu() else ENV
 
 
 def training_retries():
-    """How often a failed training job is retried. Not at all when it trains on this machine's GPUs:
-    what fails there (no GPU, a GPU without room for the trial) fails again, and nothing preempts
-    a local job. On a cluster a retry resumes from the checkpoint, maybe on another node."""
-    return 0 if trains_on_gpu() and workflow.local_exec else config["training"]["retries"]
+    """How often a failed training job is retried: the profile's `retries:` (None), except not at all
+    when it trains on this machine's GPUs: what fails there (no GPU, a GPU without room for the
+    trial) fails again, and nothing preempts a local job. On a cluster a retry resumes from the
+    checkpoint, maybe on another node."""
+    return 0 if trains_on_gpu() and workflow.local_exec else None
 
 
 def scaled(base):
@@ -50,11 +51,17 @@ def scaled(base):
 SMALL_JOB = dict(mem_mb=scaled(2000), runtime=scaled(10))
 
 
+# A conservative training speed (images a second) that sizes the runtime a training job asks a
+# scheduler for; profiles/slurm sets its own (set-resources train_trial: images_per_second).
+EXPECTED_IMAGES_PER_SECOND = 150
+
+
 def train_runtime(wildcards, attempt):
     """Minutes a training job asks a scheduler for: its images at a conservative speed, x1.5."""
     exp = STUDY.experiment(wildcards.experiment)
     images = exp["train_size"] * exp["enlarge"] * exp["epochs"] + 60000  # + evaluation
-    return int((10 + 1.5 * images / config["training"]["expected_images_per_second"] / 60) * attempt)
+    speed = profile_resources("train_trial").get("images_per_second", EXPECTED_IMAGES_PER_SECOND)
+    return int((10 + 1.5 * images / speed / 60) * attempt)
 
 
 def attempt_number(wildcards, attempt):

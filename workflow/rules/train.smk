@@ -9,8 +9,8 @@ rule train_trial:
         "results/logs/train_trial/{experiment}/trial-{trial}.log",
     benchmark:
         "results/benchmarks/train_trial/{experiment}/trial-{trial}.tsv"
-    # A failed or preempted trial is retried with more memory and time; it resumes from its last
-    # per-epoch checkpoint (see training_retries).
+    # A failed or preempted trial is retried with more memory and time (the profile's retries); it
+    # resumes from its last per-epoch checkpoint (see training_retries).
     retries: training_retries()
     conda:
         TRAIN_ENV

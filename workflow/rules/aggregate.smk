@@ -42,7 +42,7 @@ rule aggregate_trials:
 rule summarize:
     input:
         csv=rules.aggregate_trials.output.csv,
-        clipping=study_files(rules.noise_examples.output.clipping),
+        clipping=study_files(rules.clipping_share.output.json),
     output:
         summary=report(
             "results/summary.md",
@@ -211,7 +211,7 @@ rule archive:
         summary=rules.summarize.output.summary,
         tables=rules.aggregate_trials.output,
         comparisons=rules.summarize.output.comparisons,
-        clipping=study_files(rules.noise_examples.output.clipping),
+        clipping=study_files(rules.clipping_share.output.json),
         plots=[
             *rules.plot_results.output,
             *study_files(*rules.plot_robustness.output),

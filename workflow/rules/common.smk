@@ -84,6 +84,7 @@ def study_jobs():
         "corrupt_test_set": [{"split": s, "corruption": c} for s in STUDY.split_ids() for c in STUDY.corruptions],
         "evaluate_trial": evaluated,
         "noise_examples": conditions,
+        "clipping_share": conditions,
         "aggregate_trials": one,
         "summarize": one,
         "plot_results": one,

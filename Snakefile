@@ -28,7 +28,9 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/aggregate.smk"
 
 
-# Before the DAG is built: what a changed config would redo of the results already there.
+# Before the DAG is built: a target that names what the config lacks is one line; and what a
+# changed config would redo of the results already there.
+check_targets()
 note_changes()
 
 

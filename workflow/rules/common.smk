@@ -3,6 +3,7 @@
 import functools
 import json
 import os
+import re
 from dataclasses import asdict
 
 from cifar_noise.download import verify_local_archive
@@ -25,22 +26,27 @@ REPORT_ENV = "../../envs/report.yaml"
 CLIPPING_SAMPLE = 2000
 
 
-# ---- wildcards -------------------------------------------------------------------------------
+# ---- wildcards: only the names the study has ------------------------------------------------
+
+
+def one_of(names):
+    """A wildcard constraint that matches exactly ``names`` (and nothing when there are none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 wildcard_constraints:
-    experiment=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    experiment=one_of(STUDY.experiments),
+    split=one_of(STUDY.split_ids()),
+    corruption=one_of(STUDY.corruptions),
+    condition=one_of(STUDY.conditions),
+    sweep=one_of(STUDY.sweeps),
     trial=r"\d\d+",
     shard=r"\d\d\d\d+",
-    split=r"[A-Za-z0-9_.-]+",
-    condition=r"[A-Za-z0-9_.-]+",
-    sweep=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
 def one_line_errors(function):
-    """For an input or params function: its StudyError (a target naming an experiment, trial,
-    split, sweep or noise condition that the config does not have; a data.archive that is not
-    there) stops snakemake with that one line. Snakemake
+    """For an input or params function: its StudyError (a trial or shard number beyond the
+    config's, a data.archive that is not there) stops snakemake with that one line. Snakemake
     wraps any Exception of such a function in a many-line InputFunctionException, but lets
     SystemExit pass."""
 

@@ -1,6 +1,10 @@
 # How and where jobs run: the profile's business, never the config's (that one says what the study
 # computes). Also what runs before the first job and after the last.
+import re
+import sys
+
 from snakemake.exceptions import WorkflowError
+from snakemake.io import regex_from_filepattern, strip_wildcard_constraints
 from snakemake.logging import logger
 
 from cifar_noise.changes import notes
@@ -50,7 +54,6 @@ def scaled(base):
 # tables, statistics and plots: small, short jobs
 SMALL_JOB = dict(mem_mb=scaled(2000), runtime=scaled(10))
 
-
 # A conservative training speed (images a second) that sizes the runtime a training job asks a
 # scheduler for; profiles/slurm sets its own (set-resources train_trial: images_per_second).
 EXPECTED_IMAGES_PER_SECOND = 150
@@ -74,6 +77,27 @@ def train_threads():
 
 
 # ---- before the first job and after the last ------------------------------------------------
+
+
+def check_targets():
+    """A target on the command line that no rule makes because it names an experiment, split,
+    corruption, noise condition or sweep that the config does not have: one line that says what
+    there is, before the DAG is built (Snakemake's own message would say only that no rule makes
+    it). Each output pattern is matched with its wildcards unconstrained, and the study checks
+    the names."""
+    if not workflow.is_main_process:
+        return
+    patterns = [strip_wildcard_constraints(pattern) for each in workflow.rules for pattern in each.output]
+    for target in (arg for arg in sys.argv[1:] if not arg.startswith("-")):
+        if any(each.is_producer(target) for each in workflow.rules):
+            continue
+        for pattern in patterns:
+            match = re.match(regex_from_filepattern(pattern), target)
+            try:
+                if match:
+                    STUDY.wildcards(match.groupdict())
+            except StudyError as error:
+                raise SystemExit(f"Error: {error}") from None
 
 
 def layout():

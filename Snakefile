@@ -1,5 +1,13 @@
 # CIFAR-10 noise-augmentation study: download -> seeded split -> noise shards -> one training
 # job per trial -> tables and plots. The logic lives in the cifar_noise package; see README.md.
+#
+# Another workflow can use this one as a module, with its own config (tests/test_module.py):
+#     module cifar_noise:
+#         snakefile: "path/to/this/Snakefile"
+#         config: config
+#     use rule * from cifar_noise
+# Snakemake does not run a module's onstart/onsuccess/onerror hooks: the host calls
+# cifar_noise.check_disk_space() and cifar_noise.remove_checkpoint_folders() in its own.
 import os
 import sys
 
@@ -7,16 +15,18 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The Snakefile imports cifar_noise from here. Scripts run in fresh interpreters (or conda envs)
+# The Snakefile imports cifar_noise from its own folder (current_basedir: this file's, also when
+# another workflow uses this one as a module). Scripts run in fresh interpreters (or conda envs)
 # and import it through scripts/cifar_noise, a link to the package: Snakemake puts the scripts'
 # folder on their sys.path.
-sys.path.insert(0, workflow.basedir)
+sys.path.insert(0, str(workflow.current_basedir))
 
 
 # The full study is the default; `--configfile other.yaml` replaces it rather than merging into it.
+# (A workflow that uses this one as a module passes its own config: this line is skipped then.)
 if not workflow.overwrite_configfiles:
 
-    configfile: os.path.join(workflow.basedir, "config.yaml")
+    configfile: os.path.join(str(workflow.current_basedir), "config.yaml")
 
 
 include: "workflow/rules/common.smk"

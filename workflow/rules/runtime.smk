@@ -68,6 +68,7 @@ def train_runtime(wildcards, attempt):
 
 
 def attempt_number(wildcards, attempt):
+    """Which attempt a job is (1, 2, ...): a resource, the one way a script can know it."""
     return attempt
 
 

@@ -85,9 +85,10 @@ redo: setup | $(GPU_CHECK)
 	$(SNAKEMAKE) --cores $(CORES) $(TRIAL_METRICS) --forcerun $(TRIAL_METRICS) $(PROFILE) --configfile $(FOLLOW_CONFIG) \
 	  $(ARGS) $(LAST_THREADS)
 
-# What a study costs before it runs: trials, images, disk, and time at this machine's speed.
+# What a study costs before it runs: trials, images, disk, and time at this machine's speed (the
+# workflow's rule plan: it knows where the study's files go).
 plan: setup
-	$(BIN)/python -m cifar_noise.plan $(FOLLOW_CONFIG)
+	$(SNAKEMAKE) plan $(PROFILE) --configfile $(FOLLOW_CONFIG) --quiet all
 
 # ARCHIVE also gives the tests the real CIFAR-10 archive (they read $$CIFAR10_ARCHIVE).
 test: setup

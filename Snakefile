@@ -1,5 +1,13 @@
 # CIFAR-10 noise-augmentation study: download -> seeded split -> noise shards -> one training
 # job per trial -> tables and plots. The logic lives in the cifar_noise package; see README.md.
+#
+# Another workflow can use this one as a module, with its own config (tests/test_module.py):
+#     module cifar_noise:
+#         snakefile: "path/to/this/Snakefile"
+#         config: config
+#     use rule * from cifar_noise
+# Snakemake does not run a module's onstart/onsuccess/onerror hooks: the host calls
+# cifar_noise.check_disk_space() and cifar_noise.remove_checkpoint_folders() in its own.
 import os
 import sys
 
@@ -7,19 +15,22 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The Snakefile imports cifar_noise from here. Scripts run in fresh interpreters (or conda envs)
+# The Snakefile imports cifar_noise from its own folder (current_basedir: this file's, also when
+# another workflow uses this one as a module). Scripts run in fresh interpreters (or conda envs)
 # and import it through scripts/cifar_noise, a link to the package: Snakemake puts the scripts'
 # folder on their sys.path.
-sys.path.insert(0, workflow.basedir)
+sys.path.insert(0, str(workflow.current_basedir))
 
 
 # The full study is the default; `--configfile other.yaml` replaces it rather than merging into it.
+# (A workflow that uses this one as a module passes its own config: this line is skipped then.)
 if not workflow.overwrite_configfiles:
 
-    configfile: os.path.join(workflow.basedir, "config.yaml")
+    configfile: os.path.join(str(workflow.current_basedir), "config.yaml")
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/runtime.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/noise.smk"
 include: "workflow/rules/train.smk"
@@ -27,9 +38,18 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/aggregate.smk"
 
 
+# Before the DAG is built: a target that names what the config lacks is one line; and what a
+# changed config would redo of the results already there.
+check_targets()
+note_changes()
+
+
 # The report opens with the question, the design and the current answer, as rule summarize wrote
 # them from the numbers of summary.md; before the first run, with the question alone.
-report: os.path.abspath(REPORT_LANDING) if os.path.exists(REPORT_LANDING) else "workflow/report/workflow.rst"
+landing = rules.summarize.output.landing
+
+
+report: os.path.abspath(landing) if os.path.exists(landing) else "workflow/report/workflow.rst"
 
 
 # Before the first job: what this run's jobs would write must fit on the disk (make plan: the sizes).
@@ -37,14 +57,13 @@ onstart:
     check_disk_space()
 
 
-# A finished trial removes its checkpoint folder; the experiments' folders above them go when the
-# run ends, not in the trials: another trial of the experiment may be creating its folder there.
+# When the run ends: the checkpoint folders that finished trials emptied go.
 onsuccess:
-    remove_empty_folders(CHECKPOINTS)
+    remove_checkpoint_folders()
 
 
 onerror:
-    remove_empty_folders(CHECKPOINTS)
+    remove_checkpoint_folders()
 
 
 rule all:
@@ -52,14 +71,14 @@ rule all:
     input:
         # Listed here too so that a trial whose outputs were deleted is redone by a plain run
         # (Snakemake does not look behind aggregates that are already up to date).
-        STUDY.metrics_files(),
-        STUDY.robustness_files(),
+        study_files(rules.train_trial.output.metrics),
+        study_files(rules.evaluate_trial.output.robustness),
         rules.aggregate_trials.output,
         rules.summarize.output,
         rules.plot_results.output,
-        robustness_plot_files(),
-        sweep_plot_files(),
-        noise_example_files(),
+        study_files(*rules.plot_robustness.output),
+        study_files(rules.plot_sweep.output.png),
+        study_files(rules.noise_examples.output.png),
         rules.plot_runtimes.output,
         rules.archive.output,
     localrule: True

@@ -249,6 +249,7 @@ def child_pipeline(args) -> dict:
 def child_memory(args) -> dict:
     """Peak RSS of one trial on 50,000 x 10 images (a few hundred steps) with a 45,000-image test set."""
     from cifar_noise.fileio import save_npy
+    from cifar_noise.params import TrialParams
     from cifar_noise.shards import build_shard, shard_count, write_shard
     from cifar_noise.train import run_trial
 
@@ -266,28 +267,22 @@ def child_memory(args) -> dict:
     del originals
     shard_bytes = sum(p.stat().st_size for p in shards)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    params = {
-        "experiment": "memory",
-        "trial": 1,
-        "train_size": train_size,
-        "test_set": "rest",
-        "test_size": None,
-        "architecture": "seed_a",
-        "noise": "gaussian",
-        "noise_params": {"sigma": 20.0},
-        "enlarge": enlarge,
-        "epochs": 1,
-        "batch_size": 128,
-        "shuffle": "paired",
-        "scale_inputs": True,
-        "evaluate_every_epoch": False,
-        "precision": "float32",
-        "shard_size": shard_size,
-        "seed": 1,
-        "split_seed": 1,
-        "noise_seed": 1,
-        "train_seed": 1,
-    }
+    params = TrialParams(
+        experiment="memory",
+        trial=1,
+        train_size=train_size,
+        architecture="seed_a",
+        noise="gaussian",
+        noise_params={"sigma": 20.0},
+        enlarge=enlarge,
+        epochs=1,
+        batch_size=128,
+        shard_size=shard_size,
+        seed=1,
+        split_seed=1,
+        noise_seed=1,
+        train_seed=1,
+    )
     inputs = {name: folder / f"{name}.npy" for name in ("train_images", "train_labels", "test_images", "test_labels")}
     inputs["shards"] = shards
     outputs = {

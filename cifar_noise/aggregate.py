@@ -9,7 +9,7 @@ import os
 import pandas as pd
 
 from .cifar import CLASS_NAMES
-from .config import DEFINITION_FIELDS
+from .design import DEFINITION_FIELDS
 from .stats import POWER, holm, mean_ci, paired, welch
 
 NOTEBOOK_COLUMNS = ("test_loss", "test_accuracy", "train_loss", "train_accuracy")

@@ -4,9 +4,10 @@ before any job runs, so that hours of recomputation are never a surprise."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
-from .config import Study
+from .study import Study, Trial
 
 # Trial parameters that come from the config's global sections rather than from an experiment.
 GLOBAL_SETTINGS = {
@@ -16,38 +17,42 @@ GLOBAL_SETTINGS = {
 }
 
 
-def notes(study: Study) -> list[str]:
-    """One line per reason that finished results would be redone or kept against the config."""
-    return [line for line in (_archive_note(study), _trials_note(study)) if line]
+def notes(
+    study: Study, metrics: Mapping[Trial, str], archive: str, fetched: str | None, wanted: str | None
+) -> list[str]:
+    """One line per reason that finished results would be redone or kept against the config.
+    ``metrics``: each trial's metrics.json; ``archive``: where the study's CIFAR-10 archive is
+    fetched to, ``fetched`` its md5 (None: not there) and ``wanted`` the md5 the config asks for."""
+    finished = sum(Path(path).exists() for path in metrics.values())
+    lines = [_archive_note(study, archive, fetched, wanted, finished), _trials_note(study, metrics)]
+    return [line for line in lines if line]
 
 
-def _archive_note(study: Study) -> str | None:
-    fetched, data = study.fetched_archive_md5(), study.config["data"]
+def _archive_note(study: Study, archive: str, fetched: str | None, wanted: str | None, finished: int) -> str | None:
     if fetched is None:
         return None
-    wanted = study.archive_md5()
-    finished = sum(Path(t.folder, "metrics.json").exists() for t in study.trials())
+    data = study.config["data"]
     if data["archive"] and wanted != fetched:
         return (
             f"all {finished} finished trials would be redone: data.archive {data['archive']} (md5 {wanted}) is not "
-            f"the archive the results were made from ({study.archive}, md5 {fetched})"
+            f"the archive the results were made from ({archive}, md5 {fetched})"
         )
     if not data["archive"] and data["md5"] and data["md5"].lower() != fetched:
         return (
-            f"{study.archive} (md5 {fetched}) is kept as the archive of these results, though data.md5 is "
+            f"{archive} (md5 {fetched}) is kept as the archive of these results, though data.md5 is "
             f"{data['md5']}: delete it to download data.url again, or set data.archive"
         )
     return None
 
 
-def _trials_note(study: Study) -> str | None:
+def _trials_note(study: Study, metrics: Mapping[Trial, str]) -> str | None:
     """How many finished trials' recorded parameters differ from the config's, and in which settings."""
     redone, settings = 0, {}
-    for trial in study.trials():
-        recorded = _recorded_params(Path(trial.folder, "metrics.json"))
+    for trial, path in metrics.items():
+        recorded = _recorded_params(Path(path))
         if recorded is None:
             continue
-        current = json.loads(json.dumps(study.trial_params(trial.experiment, trial.trial)))
+        current = json.loads(json.dumps(study.trial_params(trial.experiment, trial.trial).asdict()))
         keys = [key for key in current if current[key] != recorded.get(key)]
         if "seed" in keys:  # the derived seeds change with it
             keys = [key for key in keys if not key.endswith("_seed")]

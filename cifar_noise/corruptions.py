@@ -27,7 +27,7 @@ from .noise import perturb_chunked
 from .provenance import package_versions
 from .shards import NpyRows
 
-# Keeps the corruption seeds apart from the split, noise and training seeds (cifar_noise.config).
+# Keeps the corruption seeds apart from the split, noise and training seeds (cifar_noise.study).
 CORRUPTION_PURPOSE = 4
 
 

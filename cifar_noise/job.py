@@ -61,8 +61,20 @@ def _redirect_to(log_path: str, attempt: int | None = None) -> int:
     return terminal
 
 
+# The terminal's standard output while run() sends the job's own to its log (see tell).
+_terminal_out: int | None = None
+
+
 def log(message: str) -> None:
     print(message, flush=True)
+
+
+def tell(message: str) -> None:
+    """``message`` in the job's log and on the terminal: for a job whose output is for the user
+    to read there (the plan)."""
+    log(message)
+    if _terminal_out is not None:
+        os.write(_terminal_out, (message.rstrip() + "\n").encode())
 
 
 def run(snakemake, main: Callable, interrupted: Callable[[], str] | None = None) -> None:
@@ -72,6 +84,8 @@ def run(snakemake, main: Callable, interrupted: Callable[[], str] | None = None)
     log_path = snakemake.log[0] if len(snakemake.log) else None
     # a rule that is retried declares its attempt as a resource (see rule train_trial)
     attempt = getattr(getattr(snakemake, "resources", None), "attempt", None)
+    global _terminal_out
+    _terminal_out = os.dup(1) if log_path else None
     terminal = _redirect_to(log_path, attempt) if log_path else os.dup(2)
 
     def tell_terminal(text: str) -> None:

@@ -51,7 +51,7 @@ class NoiseType:
 
 
 # The one registry of noises: the config schema's noise enums, parameters and defaults are made
-# from it (cifar_noise.config), and every noise gets its example plot. Adding a noise is one
+# from it (cifar_noise.schema), and every noise gets its example plot. Adding a noise is one
 # function with @register, plus its tests.
 NOISES: dict[str, NoiseType] = {}
 

@@ -1,10 +1,11 @@
 """What a study costs before it runs: trials, training and test images, disk, and the time it takes
 on this machine, from the speed last measured here or from a short measurement.
 
-    python -m cifar_noise.plan [config.yaml]        (make plan CONFIG=...)
+    snakemake plan --configfile config.yaml        (make plan CONFIG=...)
 
-The Snakefile uses :func:`check_disk` to stop, before its first job, a run whose files would not fit
-on the disk.
+The Snakefile gives the places of the study's large files (its rules' patterns, :func:`footprint`'s
+``layout``) and uses :func:`check_disk` to stop, before its first job, a run whose files would not
+fit on the disk.
 """
 
 from __future__ import annotations
@@ -20,67 +21,65 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
-from .config import CIFAR10_SIZES, RESULTS, Study, test_count
+from .design import CIFAR10_SIZES, test_count
 from .errors import StudyError
 from .fileio import npy_layout, write_json
 from .shards import shard_rows
+from .study import Study
 
 IMAGE_BYTES = 32 * 32 * 3
 NPY_HEADER = 128  # np.save's header of these arrays
 ARCHIVE_BYTES = 170_498_071  # cifar-10-python.tar.gz
-# Where a short measurement of this machine's speed is kept, for the next plan.
-SPEED_FILE = f"{RESULTS}/plan/speed.json"
-PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "default" / "config.yaml"
 
 
 def _npy(images: int, image_bytes: int = IMAGE_BYTES) -> int:
     return NPY_HEADER + images * image_bytes
 
 
-def dataset_sizes(study: Study) -> tuple[int, int]:
+def dataset_sizes(layout: dict) -> tuple[int, int]:
     """The dataset's training and test images: from the extracted arrays where they exist (any
     CIFAR-format archive), else CIFAR-10's."""
     try:
-        return tuple(npy_layout(study.DATASET[f"{part}_labels"])[0][0] for part in ("train", "test"))
+        return tuple(npy_layout(layout["dataset"][f"{part}_labels"])[0][0] for part in ("train", "test"))
     except (OSError, ValueError):
         return CIFAR10_SIZES
 
 
-def footprint(study: Study) -> dict[str, tuple[str, int]]:
+def footprint(study: Study, layout: dict) -> dict[str, tuple[str, int]]:
     """The large files the study writes, by path: what they are and their size in bytes (models,
-    logs and tables, a few MB per trial, aside)."""
-    sizes = dataset_sizes(study)
-    files = {study.archive: ("dataset", ARCHIVE_BYTES)}
-    for name, path in study.DATASET.items():
+    logs and tables, a few MB per trial, aside). ``layout``: where they go, as the rules' patterns
+    (archive and dataset: paths; splits: a pattern of {split} per array; shard: of {experiment},
+    {trial} and {shard}; corrupted: of {split} and {corruption})."""
+    sizes = dataset_sizes(layout)
+    files = {layout["archive"]: ("dataset", ARCHIVE_BYTES)}
+    for name, path in layout["dataset"].items():
         count = sizes[0] if name.startswith("train") else sizes[1]
         files[path] = ("dataset", _npy(count, IMAGE_BYTES if name.endswith("images") else 1))
-    splits = {}
+    trial_of_split = {}
     for trial in study.trials():
-        splits.setdefault(study.split_id(trial.experiment, trial.trial), trial)
-    shard_size = study.config["shards"]["size"]
-    for split, trial in splits.items():
+        trial_of_split.setdefault(study.split_id(trial.experiment, trial.trial), trial)
+    for split, trial in trial_of_split.items():
         exp = study.experiments[trial.experiment]
         counts = {"train": exp["train_size"], "test": test_count(exp, sizes)}
-        for key, path in study.split_files(trial.experiment, trial.trial).items():
+        for key, pattern in layout["splits"].items():
             part, kind = key.split("_")
-            files[path] = ("splits", _npy(counts[part], IMAGE_BYTES if kind == "images" else 1))
-        for name, path in study.corrupted_files(split).items():
+            files[pattern.format(split=split)] = ("splits", _npy(counts[part], IMAGE_BYTES if kind == "images" else 1))
+        for name, corruption in study.corruptions.items():
             subset = min(study.config["corruptions"]["test_size"] or counts["test"], counts["test"])
-            files[path] = ("corrupted test sets", _npy(subset * len(study.corruptions[name]["severities"])))
+            path = layout["corrupted"].format(split=split, corruption=name)
+            files[path] = ("corrupted test sets", _npy(subset * len(corruption["severities"])))
     for trial in study.trials():
         exp = study.experiments[trial.experiment]
         value_bytes = 1 if exp["clip"] else 2  # unclipped noise: int16 shards
-        for s, path in enumerate(study.shard_files(trial.experiment, trial.trial)):
-            rows = len(shard_rows(s, exp["train_size"], exp["enlarge"], shard_size))
-            files[path] = ("shards", _npy(rows, IMAGE_BYTES * value_bytes))
+        for s, wildcards in enumerate(study.shard_wildcards(trial.experiment, trial.trial)):
+            rows = len(shard_rows(s, exp["train_size"], exp["enlarge"], study.config["shards"]["size"]))
+            files[layout["shard"].format(**wildcards)] = ("shards", _npy(rows, IMAGE_BYTES * value_bytes))
     return files
 
 
-def free_bytes() -> tuple[str, int]:
-    """The folder results/ is (or will be) on, and the bytes free there."""
-    folder = Path(RESULTS).absolute()
+def free_bytes(files) -> tuple[str, int]:
+    """The folder that holds ``files`` (a study's results, written or not), and the bytes free there."""
+    folder = Path(os.path.commonpath([os.path.abspath(path) for path in files]))
     while not folder.exists():
         folder = folder.parent
     return str(folder), shutil.disk_usage(folder).free
@@ -99,15 +98,16 @@ def _gb(size: float) -> str:
     return f"{size / 1e9:.2f} GB" if size < 1e10 else f"{size / 1e9:,.0f} GB"
 
 
-def check_disk(study: Study, outputs) -> None:
+def check_disk(files: dict[str, tuple[str, int]], outputs) -> None:
     """A StudyError when the splits, shards and corrupted sets that ``outputs`` (the outputs of the
     jobs a run will run) add to the disk do not fit in its free space: one line, before the first
-    job. The dataset is left out: its size is the archive's (CIFAR-10's in footprint), and the
-    first two jobs, which write it, would say in one line that it does not fit."""
-    sizes = {path: entry for path, entry in footprint(study).items() if entry[0] != "dataset"}
+    job. ``files``: the study's :func:`footprint`. The dataset is left out: its size is the
+    archive's (CIFAR-10's in footprint), and the first two jobs, which write it, would say in one
+    line that it does not fit."""
+    sizes = {path: entry for path, entry in files.items() if entry[0] != "dataset"}
     new = {path: sizes[path] for path in map(str, outputs) if path in sizes and not os.path.exists(path)}
     need = sum(size for _, size in new.values())
-    folder, free = free_bytes()
+    folder, free = free_bytes(files)
     if need > free:
         kinds = ", ".join(f"{kind} {_gb(size)}" for kind, size in by_kind(new).items())
         raise StudyError(
@@ -119,11 +119,11 @@ def check_disk(study: Study, outputs) -> None:
 # ---- time ---------------------------------------------------------------------------------
 
 
-def workload(study: Study) -> dict:
-    """Training and test images per architecture, and the training and evaluation jobs."""
+def workload(study: Study, sizes: tuple[int, int] = CIFAR10_SIZES) -> dict:
+    """Training and test images per architecture, and the training and evaluation jobs (``sizes``:
+    the dataset's training and test images)."""
     train: dict[str, int] = {}
     test: dict[str, int] = {}
-    sizes = dataset_sizes(study)
     severities = sum(len(c["severities"]) for c in study.corruptions.values())
     for trial in study.trials():
         exp = study.experiments[trial.experiment]
@@ -136,17 +136,12 @@ def workload(study: Study) -> dict:
     return {"train": train, "test": test, "jobs": jobs}
 
 
-def job_threads() -> int:
-    """The threads a training job gets from the default profile (set-threads train_trial)."""
-    profile = yaml.safe_load(PROFILE.read_text())
-    return min(int(profile["set-threads"]["train_trial"]), os.cpu_count() or 1)
-
-
-def measured_speed(architectures: list[str], threads: int) -> dict | None:
-    """This host's speed from its finished trials (the real workflow's numbers), else from the last
-    short measurement kept in SPEED_FILE; None when neither knows every architecture."""
+def measured_speed(architectures: list[str], threads: int, metrics: list[str], speed_file: str) -> dict | None:
+    """This host's speed from the study's finished trials (``metrics``: their metrics.json, the real
+    workflow's numbers), else from the last short measurement kept in ``speed_file``; None when
+    neither knows every architecture."""
     host, found = platform.node(), {"train": {}, "test": {}, "start": []}
-    for path in Path(RESULTS).glob("experiments/*/trial-*/metrics.json"):
+    for path in map(Path, metrics):
         try:
             m = json.loads(path.read_text())
             if m["host"] != host:
@@ -165,7 +160,7 @@ def measured_speed(architectures: list[str], threads: int) -> dict | None:
             "start": statistics.median(found["start"]),
         }
     try:
-        kept = json.loads(Path(SPEED_FILE).read_text())
+        kept = json.loads(Path(speed_file).read_text())
     except (OSError, ValueError):
         return None
     if kept.get("host") == host and kept.get("threads") == threads and set(architectures) <= set(kept["train"]):
@@ -192,13 +187,13 @@ def _quiet():
             os.close(saved)
 
 
-def measure_speed(architectures: list[str], threads: int, steps: int = 20, batch: int = 128) -> dict:
+def measure_speed(architectures: list[str], threads: int, speed_file: str, steps: int = 20, batch: int = 128) -> dict:
     """A short measurement: each architecture trains ``steps`` batches of random images (after a
-    warm-up) and predicts 3,000, with the threads of a training job; kept in SPEED_FILE."""
+    warm-up) and predicts 3,000, with the threads of a training job; kept in ``speed_file``."""
     with _quiet():  # the backend's start-up chatter is no part of a plan
         result = _measure(architectures, threads, steps, batch)
     result["source"] = f"a short measurement on this host ({time.strftime('%Y-%m-%d %H:%M')}, {threads} threads)"
-    write_json(SPEED_FILE, result)
+    write_json(speed_file, result)
     return result
 
 
@@ -242,14 +237,14 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def describe(study: Study, config_name: str, speed: dict | None, threads: int) -> list[str]:
+def describe(study: Study, layout: dict, config_name: str, speed: dict | None, threads: int) -> list[str]:
     """The plan, as lines of text."""
-    work = workload(study)
+    work = workload(study, dataset_sizes(layout))
     trials = study.trials()
     declared = len(study.config["experiments"])
-    files = footprint(study)
+    files = footprint(study, layout)
     sizes = by_kind(files)
-    folder, free = free_bytes()
+    folder, free = free_bytes(files)
     missing = sum(size for path, (_, size) in files.items() if not os.path.exists(path))
     lines = [
         f"{config_name}: {len(trials)} trials of {len(study.experiments)} experiments ({declared} declared, "
@@ -278,25 +273,14 @@ def describe(study: Study, config_name: str, speed: dict | None, threads: int) -
     return lines
 
 
-def main(argv: list[str]) -> int:
-    path = argv[0] if argv else "config.yaml"
-    try:
-        study = Study(yaml.safe_load(Path(path).read_text()))
-    except (OSError, yaml.YAMLError) as error:
-        print(f"make plan: cannot read {path}: {error}", file=sys.stderr)
-        return 1
-    except StudyError as error:
-        print(f"make plan: {path}: {error}", file=sys.stderr)
-        return 1
-    threads = job_threads()
+def plan(study: Study, layout: dict, config_name: str, threads: int, metrics: list[str], speed_file: str, say=print):
+    """Say the plan of ``study`` (see :func:`describe`), at the speed of its finished trials on this
+    host, else of the last short measurement kept in ``speed_file``, else of a new one. ``threads``:
+    a training job's; ``metrics``: the study's metrics.json files."""
+    threads = min(threads, os.cpu_count() or 1)
     architectures = sorted({study.experiments[t.experiment]["architecture"] for t in study.trials()})
-    speed = measured_speed(architectures, threads)
+    speed = measured_speed(architectures, threads, metrics, speed_file)
     if speed is None:
-        print(f"measuring this machine's training speed ({', '.join(architectures)}; under a minute)...", flush=True)
-        speed = measure_speed(architectures, threads)
-    print("\n".join(describe(study, path, speed, threads)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+        say(f"measuring this machine's training speed ({', '.join(architectures)}; under a minute)...")
+        speed = measure_speed(architectures, threads, speed_file)
+    say("\n".join(describe(study, layout, config_name, speed, threads)))

@@ -36,6 +36,7 @@ from .engine import to_inputs
 from .errors import StudyError
 from .fileio import atomic_path, file_digest, write_json, write_text
 from .identity import check_trial_inputs
+from .params import TrialParams
 from .provenance import git_commit, package_versions
 from .shards import NpyRows, TrainingImages
 
@@ -151,12 +152,12 @@ class StreamingLoop:
         """The model's variables are always up to date here."""
 
 
-def training_loop(model, images: TrainingImages, params: dict):
+def training_loop(model, images: TrainingImages, params: TrialParams):
     """The compiled engine on JAX; Keras's own loop on the other backends."""
     import keras
 
     if keras.backend.backend() != "jax":
-        return StreamingLoop(model, images, params["batch_size"], params["train_seed"], params["scale_inputs"])
+        return StreamingLoop(model, images, params.batch_size, params.train_seed, params.scale_inputs)
     from .engine import CompiledLoop
 
     everything, _ = images.read(np.arange(len(images)))  # onto the device, once
@@ -164,9 +165,9 @@ def training_loop(model, images: TrainingImages, params: dict):
         model,
         everything,
         images.labels,
-        params["batch_size"],
-        lambda epoch: epoch_order(len(images), params["train_seed"], epoch),
-        params["scale_inputs"],
+        params.batch_size,
+        lambda epoch: epoch_order(len(images), params.train_seed, epoch),
+        params.scale_inputs,
     )
 
 
@@ -243,35 +244,35 @@ def _input_digests(inputs: dict, identities: dict | None) -> dict:
     return digests
 
 
-def _start_or_resume(params: dict, checkpoints: Checkpoints, log: Callable[[str], None]):
+def _start_or_resume(params: TrialParams, checkpoints: Checkpoints, log: Callable[[str], None]):
     """(model, state): the last checkpoint's, or a new model at epoch 0."""
     import keras
 
     from .models import build_model
 
-    keras.utils.set_random_seed(params["train_seed"])
+    keras.utils.set_random_seed(params.train_seed)
     resumed = checkpoints.load()
     if resumed:
         log(f"resuming from the checkpoint after epoch {resumed[1]['epoch']} in {checkpoints.folder}")
         return resumed
-    model = build_model(params["architecture"], params["train_seed"], params["precision"])
+    model = build_model(params.architecture, params.train_seed, params.precision)
     return model, {"epoch": 0, "history": [], "train_seconds": 0.0}
 
 
-def _open_data(inputs: dict, params: dict) -> tuple[TrainingImages, NpyRows, np.ndarray]:
+def _open_data(inputs: dict, params: TrialParams) -> tuple[TrainingImages, NpyRows, np.ndarray]:
     train = TrainingImages(
-        inputs["train_images"], np.load(inputs["train_labels"]), inputs.get("shards", []), params["shard_size"]
+        inputs["train_images"], np.load(inputs["train_labels"]), inputs.get("shards", []), params.shard_size
     )
-    if len(train) != params["train_size"] * params["enlarge"]:
+    if len(train) != params.train_size * params.enlarge:
         raise StudyError(
-            f"found {len(train)} training images, expected {params['train_size']} x "
-            f"{params['enlarge']}; delete the trial's shards and rerun"
+            f"found {len(train)} training images, expected {params.train_size} x "
+            f"{params.enlarge}; delete the trial's shards and rerun"
         )
     return train, NpyRows(inputs["test_images"]), np.load(inputs["test_labels"])
 
 
 def run_trial(
-    params: dict,
+    params: TrialParams,
     inputs: dict,
     outputs: dict,
     checkpoint_dir: str | os.PathLike,
@@ -298,22 +299,22 @@ def run_trial(
         if gpu:  # before anything is read or written
             backend_setup.require_gpu()
         digests = _input_digests(inputs, identities)
-        checkpoints = Checkpoints(checkpoint_dir, fingerprint(params, digests), log)
+        checkpoints = Checkpoints(checkpoint_dir, fingerprint(params.asdict(), digests), log)
         model, state = _start_or_resume(params, checkpoints, log)
         resumed_from = state["epoch"]
         train, test, test_labels = _open_data(inputs, params)
         loop = training_loop(model, train, params)
         device = backend_setup.device_description()
         log(
-            f"{params['experiment']} trial {params['trial']}: {params['architecture']} on {len(train)} images "
-            f"({params['train_size']} x {params['enlarge']}, noise {params['noise']}), {len(test)} test images, "
-            f"{params['epochs']} epochs of {math.ceil(len(train) / params['batch_size'])} steps, "
-            f"{params['precision']}; backend {backend_name} ({type(loop).__name__}), {device}"
+            f"{params.experiment} trial {params.trial}: {params.architecture} on {len(train)} images "
+            f"({params.train_size} x {params.enlarge}, noise {params.noise}), {len(test)} test images, "
+            f"{params.epochs} epochs of {math.ceil(len(train) / params.batch_size)} steps, "
+            f"{params.precision}; backend {backend_name} ({type(loop).__name__}), {device}"
         )
         batch = eval_batch_size()
-        for epoch in range(state["epoch"], params["epochs"]):
+        for epoch in range(state["epoch"], params.epochs):
             epoch_start = time.monotonic()
-            progress = Progress(epoch, params["epochs"], len(train), progress_seconds, log)
+            progress = Progress(epoch, params.epochs, len(train), progress_seconds, log)
             seen, loss_sum, correct_sum = loop.epoch(epoch, max_steps_per_epoch, progress)
             check_finite(loss_sum, epoch)
             loop.sync_model()
@@ -326,11 +327,11 @@ def run_trial(
                 "seconds": round(seconds, 3),
                 "images_per_second": round(seen / seconds, 1),
             }
-            if params["evaluate_every_epoch"]:
-                result = evaluate(model, test, test_labels, batch, params["scale_inputs"])
+            if params.evaluate_every_epoch:
+                result = evaluate(model, test, test_labels, batch, params.scale_inputs)
                 row.update(test_loss=result["loss"], test_accuracy=result["accuracy"])
             log(
-                f"epoch {epoch + 1}/{params['epochs']}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}"
+                f"epoch {epoch + 1}/{params.epochs}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}"
                 + (f", test_accuracy {row['test_accuracy']:.4f}" if "test_accuracy" in row else "")
                 + f" ({row['images_per_second']:.0f} images/s, {seconds:.0f} s)"
             )
@@ -341,15 +342,15 @@ def run_trial(
             }
             checkpoints.save(model, state)
         eval_start = time.monotonic()
-        final = evaluate(model, test, test_labels, batch, params["scale_inputs"])
+        final = evaluate(model, test, test_labels, batch, params.scale_inputs)
     eval_seconds = time.monotonic() - eval_start
     train.close()
     test.close()
     history = state["history"]
     trained_images = sum(row["images"] for row in history)
     metrics = {
-        "experiment": params["experiment"],
-        "trial": params["trial"],
+        "experiment": params.experiment,
+        "trial": params.trial,
         "test_loss": final["loss"],
         "test_accuracy": final["accuracy"],
         "train_loss": history[-1]["loss"],
@@ -372,7 +373,7 @@ def run_trial(
         "versions": package_versions(),
         "git_commit": git_commit(WORKFLOW_DIR),
         "inputs_sha256": digests,
-        "params": params,
+        "params": params.asdict(),
     }
     with atomic_path(outputs["model"], suffix=".keras") as tmp:
         model.save(tmp)

@@ -1,15 +1,14 @@
-"""Fetch the CIFAR-10 archive into results/data/: copied from data.archive, or downloaded from
-data.url (streamed, md5-checked, renamed into place when complete)."""
+"""Fetch the CIFAR-10 archive: copied from data.archive, or downloaded from data.url (streamed,
+md5-checked, renamed into place when complete)."""
 
 from cifar_noise import job
-from cifar_noise.config import validate_config
 from cifar_noise.download import copy_archive, download
 
 
 def main(snakemake):
-    # Where the archive comes from is read from the config, not from params: it is no rerun
-    # trigger. params.md5 is the content the study was planned with.
-    data = validate_config(snakemake.config)["data"]
+    # Where the archive comes from is read from the config (validated in place by the Snakefile),
+    # not from params: it is no rerun trigger. params.md5 is the content the study was planned with.
+    data = snakemake.config["data"]
     archive = snakemake.output.archive
     if data["archive"]:
         copy_archive(data["archive"], archive, data["archive_md5"], snakemake.params.md5)

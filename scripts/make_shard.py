@@ -12,10 +12,11 @@ from cifar_noise.shards import build_shard, write_shard
 
 def main(snakemake):
     p = snakemake.params.shard
+    index = int(snakemake.wildcards.shard)  # shard-0003: the shard's index in its trial
     started = time.monotonic()
     images = build_shard(
         np.load(snakemake.input.train_images),
-        int(snakemake.wildcards.shard),
+        index,
         p["enlarge"],
         p["shard_size"],
         p["noise"],
@@ -27,7 +28,7 @@ def main(snakemake):
     write_shard(snakemake.output.shard, images)
     write_identity(  # checked by training
         snakemake.output.identity,
-        shard_record(p, int(snakemake.wildcards.shard)),
+        shard_record(p, index),
         shard_sha256(file_digest(snakemake.output.shard), file_digest(snakemake.input.train_images)),
     )
     job.log(f"{len(images)} images with {p['noise']} noise {p['noise_params']} in {time.monotonic() - started:.1f} s")

@@ -9,9 +9,7 @@ from cifar_noise.split import make_split
 
 
 def main(snakemake):
-    arrays = {
-        name: np.load(snakemake.input[name]) for name in ("train_images", "train_labels", "test_images", "test_labels")
-    }
+    arrays = {name: np.load(snakemake.input[name]) for name in SPLIT_FILES}
     split = make_split(**arrays, **snakemake.params.split)
     for name in arrays:
         save_npy(snakemake.output[name], getattr(split, name))

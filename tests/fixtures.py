@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 
 from cifar_noise.cifar import Cifar10, write_archive
+from cifar_noise.params import TrialParams
 from cifar_noise.shards import build_shard, shard_count, write_shard
+
+
+def trial_params(seed: int, **fields) -> TrialParams:
+    """A trial's parameters outside a study: trial 1 of seed_a unless ``fields`` say otherwise, with
+    every seed ``seed``."""
+    seeds = {"seed": seed, "split_seed": seed, "noise_seed": seed, "train_seed": seed}
+    return TrialParams(**{"trial": 1, "architecture": "seed_a", **seeds, **fields})
 
 
 def labelled_images(count: int, seed: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:

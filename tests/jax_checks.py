@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
 import numpy as np  # noqa: E402
-from fixtures import labelled_images, write_shards  # noqa: E402
+from fixtures import labelled_images, trial_params, write_shards  # noqa: E402
 
 from cifar_noise.fileio import save_npy  # noqa: E402
 from cifar_noise.shards import TrainingImages  # noqa: E402
@@ -82,21 +82,17 @@ def trial(folder: str, images: int, epochs: int, batch: int, precision: str = "f
 
     folder = Path(folder)
     inputs = _trial_inputs(folder, images)
-    params = {
-        "experiment": "engine",
-        "trial": 1,
-        "train_size": images,
-        "architecture": "seed_a",
-        "noise": "gaussian",
-        "enlarge": 2,
-        "epochs": epochs,
-        "batch_size": batch,
-        "scale_inputs": True,
-        "evaluate_every_epoch": False,
-        "precision": precision,
-        "shard_size": 50_000,
-        "train_seed": TRAIN_SEED,
-    }
+    params = trial_params(
+        experiment="engine",
+        train_size=images,
+        noise="gaussian",
+        enlarge=2,
+        epochs=epochs,
+        batch_size=batch,
+        precision=precision,
+        shard_size=50_000,
+        seed=TRAIN_SEED,
+    )
     outputs = {name: str(folder / "out" / name) for name in ("model.keras", "history.csv", "metrics.json")}
     outputs = dict(zip(("model", "history", "metrics"), outputs.values(), strict=True))
     return run_trial(params, inputs, outputs, folder / "checkpoints", log=print, progress_seconds=1, **run)

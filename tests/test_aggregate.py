@@ -4,7 +4,8 @@ from scipy import stats
 
 from cifar_noise.aggregate import comparisons_table, notebook_table, summary_markdown, trials_table
 from cifar_noise.cifar import CLASS_NAMES
-from cifar_noise.config import Study
+from cifar_noise.schema import validate_config
+from cifar_noise.study import Study
 
 
 def fake_metrics(experiment, trial, accuracy, noise="none", **params):
@@ -120,59 +121,26 @@ def test_comparisons_pair_trials_and_keep_welch(trials):
 
 
 def test_summary_lists_experiments_comparisons_sweeps_and_the_notebook_failure():
-    study = Study(
-        {
-            "matched_baselines": False,
-            "experiments": {
-                "base": {
-                    "train_size": 100,
-                    "test_set": "official",
-                    "architecture": "seed_a",
-                    "noise": "none",
-                    "epochs": 2,
-                    "batch_size": 10,
-                    "trials": 2,
-                },
-                "broken": {
-                    "train_size": 100,
-                    "test_set": "official",
-                    "architecture": "seed_a",
-                    "noise": "none",
-                    "epochs": 2,
-                    "batch_size": 10,
-                    "trials": 2,
-                    "shuffle": "unpaired",
-                },
-                "noisy": {
-                    "train_size": 100,
-                    "test_set": "official",
-                    "architecture": "seed_a",
-                    "noise": "gaussian",
-                    "enlarge": 3,
-                    "epochs": 2,
-                    "batch_size": 10,
-                    "trials": 2,
-                    "baseline": "base",
-                },
-            },
-            "sweeps": {
-                "s": {
-                    "vary": "sigma",
-                    "values": [20, 40],
-                    "experiment": {
-                        "train_size": 100,
-                        "test_set": "official",
-                        "architecture": "seed_a",
-                        "noise": "gaussian",
-                        "enlarge": 3,
-                        "epochs": 2,
-                        "batch_size": 10,
-                        "trials": 2,
-                    },
-                }
-            },
-        }
-    )
+    base = {
+        "train_size": 100,
+        "test_set": "official",
+        "architecture": "seed_a",
+        "noise": "none",
+        "epochs": 2,
+        "batch_size": 10,
+        "trials": 2,
+    }
+    noisy = {**base, "noise": "gaussian", "enlarge": 3}
+    config = {
+        "matched_baselines": False,
+        "experiments": {
+            "base": base,
+            "broken": {**base, "shuffle": "unpaired"},
+            "noisy": {**noisy, "baseline": "base"},
+        },
+        "sweeps": {"s": {"vary": "sigma", "values": [20, 40], "experiment": noisy}},
+    }
+    study = Study(validate_config(config))
     metrics = [fake_metrics("base", t, a) for t, a in [(1, 0.40), (2, 0.42)]]
     metrics += [fake_metrics("broken", t, a, shuffle="unpaired") for t, a in [(1, 0.10), (2, 0.09)]]
     metrics += [fake_metrics("noisy", t, a, noise="gaussian") for t, a in [(1, 0.45), (2, 0.47)]]

@@ -12,7 +12,7 @@ import sys
 import zipfile
 
 import pytest
-from fixtures import labelled_images
+from fixtures import labelled_images, trial_params
 from workflow_runner import REPO, RESULT_KEYS
 
 from cifar_noise.fileio import file_digest, save_npy
@@ -20,21 +20,7 @@ from cifar_noise.train import run_trial
 
 pytestmark = pytest.mark.slow
 
-PARAMS = {
-    "experiment": "tiny",
-    "trial": 1,
-    "train_size": 100,
-    "architecture": "seed_a",
-    "noise": "none",
-    "enlarge": 1,
-    "epochs": 2,
-    "batch_size": 50,
-    "scale_inputs": True,
-    "evaluate_every_epoch": False,
-    "precision": "float32",
-    "shard_size": 100,
-    "train_seed": 11,
-}
+PARAMS = trial_params(experiment="tiny", train_size=100, noise="none", epochs=2, batch_size=50, shard_size=100, seed=11)
 
 
 class Interrupted(Exception):

@@ -1,13 +1,17 @@
 import copy
+import dataclasses
+from dataclasses import MISSING
 
 import pytest
 import yaml
 from workflow_runner import REPO
 
-from cifar_noise.config import SCHEMA_PATH, Study, derive_seed, load_schema, validate_config
 from cifar_noise.errors import StudyError
 from cifar_noise.models import ARCHITECTURES
 from cifar_noise.noise import NOISES
+from cifar_noise.params import TrialParams
+from cifar_noise.schema import SCHEMA_PATH, load_schema, validate_config
+from cifar_noise.study import Study, derive_seed
 
 GOOD = {
     "experiments": {
@@ -33,6 +37,11 @@ GOOD = {
 }
 
 
+def make_study(config: dict) -> Study:
+    """The study of a copy of ``config`` (validated, its defaults filled in)."""
+    return Study(validate_config(copy.deepcopy(config)))
+
+
 def broken(path: str, value):
     """GOOD with the value at dotted ``path`` replaced (or deleted for value=KeyError)."""
     config = copy.deepcopy(GOOD)
@@ -49,18 +58,18 @@ def broken(path: str, value):
 
 @pytest.mark.parametrize("name", ["config.yaml", "config/demo.yaml"])
 def test_shipped_configs_are_valid(name):
-    study = Study(yaml.safe_load((REPO / name).read_text()))
-    assert study.trials()
+    assert make_study(yaml.safe_load((REPO / name).read_text())).trials()
 
 
-def test_defaults_are_filled_in():
-    config = validate_config(GOOD)
+def test_defaults_are_filled_in_in_place():
+    config = copy.deepcopy(GOOD)
+    assert validate_config(config) is config  # Snakemake's config itself: no second copy
     assert config["seed"] == 20240601
     assert config["data"]["md5"] == "c58f30108f718f92721af3b95e74349a"
     assert config["noise"]["regional"] == {"patches": 3, "patch_size": 5, "amplitude": 25}
     assert config["experiments"]["base"]["test_set"] == "rest"
     assert config["experiments"]["base"]["enlarge"] == 1
-    assert GOOD["experiments"]["base"].get("test_set") is None  # the input is not modified
+    assert validate_config(copy.deepcopy(config)) == config  # validating it again changes nothing
 
 
 @pytest.mark.parametrize(
@@ -92,6 +101,12 @@ def test_defaults_are_filled_in():
         ("training.threads", 4, r"training\.threads: threads are no longer set in the config: .*set-threads"),
         ("shards.threads", 4, r"shards\.threads: .*--set-threads make_shard=N"),
         ("training.eval_batch_size", 500, r"training\.eval_batch_size: no longer a setting"),
+        ("training.retries", 2, r"training\.retries: retries are no longer set in the config: .*--retries N"),
+        (
+            "training.expected_images_per_second",
+            300,
+            r"training\.expected_images_per_second: .*--set-resources train_trial:images_per_second=N",
+        ),
     ],
 )
 @pytest.mark.fault(kind="bad config", real=True)
@@ -140,8 +155,8 @@ def test_official_test_size_limit():
         validate_config(config)
 
 
-def test_trials_paths_and_shared_splits():
-    study = Study({**GOOD, "matched_baselines": False})
+def test_trials_splits_and_shards():
+    study = make_study({**GOOD, "matched_baselines": False})
     assert [(t.experiment, t.trial) for t in study.trials()] == [
         ("base", 1),
         ("base", 2),
@@ -150,17 +165,52 @@ def test_trials_paths_and_shared_splits():
         ("noisy", 3),
     ]
     # trial t of every experiment with the same sizes shares one split (paired comparison)
-    assert study.split_files("base", 2) == study.split_files("noisy", "02")
-    assert study.split_files("base", 1) != study.split_files("base", 2)
-    assert study.shard_files("noisy", 1) == [
-        f"results/experiments/noisy/trial-01/shards/shard-{i:04d}.npy" for i in range(1)
-    ]
-    assert study.shard_files("base", 1) == []
-    params = study.trial_params("noisy", "03")
-    assert params["noise_params"] == {"sigma": 5}
-    assert params["train_seed"] == derive_seed(study.config["seed"], "train", 3)  # trial 3 of any experiment
-    assert study.trial_params("base", 2)["train_seed"] == study.trial_params("noisy", 2)["train_seed"]
-    assert params["train_seed"] != study.trial_params("noisy", 2)["train_seed"]
+    assert study.split_id("base", 2) == study.split_id("noisy", 2) == "train100-rest-trial02"
+    assert study.split_id("base", 1) != study.split_id("base", 2)
+    assert study.split_ids() == ["train100-rest-trial01", "train100-rest-trial02", "train100-rest-trial03"]
+    assert study.split_params("train100-rest-trial03")["seed"] == derive_seed(study.config["seed"], "split", 3)
+    assert study.shard_wildcards("noisy", 1) == [{"experiment": "noisy", "trial": "01", "shard": "0000"}]
+    assert study.shard_wildcards("base", 1) == []
+    params = study.trial_params("noisy", 3)
+    assert params.noise_params == {"sigma": 5}
+    assert params.train_seed == derive_seed(study.config["seed"], "train", 3)  # trial 3 of any experiment
+    assert study.trial_params("base", 2).train_seed == study.trial_params("noisy", 2).train_seed
+    assert params.train_seed != study.trial_params("noisy", 2).train_seed
+
+
+def test_wildcards_are_converted_and_checked_in_one_place():
+    study = make_study(GOOD)
+    job = study.wildcards({"experiment": "noisy", "trial": "03", "shard": "0000"})
+    assert (job.experiment, job.trial, job.shard, job.split) == ("noisy", 3, 0, None)
+    assert study.wildcards(study.trials()[0].wildcards).trial == 1  # the rules' spelling, read back
+    for wildcards, message in [
+        ({"experiment": "nosy", "trial": "01"}, "no experiment 'nosy' in the config; its experiments: base, noisy"),
+        ({"experiment": "noisy", "trial": "04"}, r"experiment 'noisy' has 3 trials \(trial-01 to trial-03\)"),
+        ({"experiment": "noisy", "trial": "01", "shard": "0001"}, "shard-0000 to shard-0000: there is no shard-0001"),
+        ({"split": "train100-rest-trial09"}, "no trial of the config uses split 'train100-rest-trial09'"),
+        ({"sweep": "s"}, "no sweep 's' in the config; its sweeps: none"),
+        ({"condition": "gaussian-sigma7"}, "no noise condition 'gaussian-sigma7' in the config; its conditions: "),
+        ({"corruption": "fog"}, "no corruption 'fog' in the config; its corruptions: gaussian, "),
+        ({"experiment": "noisy", "trial": "x1"}, "trial 'x1' is not a number"),
+    ]:
+        with pytest.raises(StudyError, match=message):
+            study.wildcards(wildcards)
+
+
+def test_trial_params_defaults_are_the_schemas():
+    """TrialParams' defaults (for benchmarks and tests that build one by hand) are the config's."""
+    config = make_study(GOOD).config
+    experiment = config["experiments"]["base"]
+    schema_defaults = {
+        **{key: experiment[key] for key in ("test_set", "test_size", "enlarge", "shuffle", "clip", "scale_inputs")},
+        "noise_params": {},
+        "evaluate_every_epoch": config["training"]["evaluate_every_epoch"],
+        "precision": config["training"]["precision"],
+        "shard_size": config["shards"]["size"],
+    }
+    given = {field.name: field.default for field in dataclasses.fields(TrialParams) if field.default is not MISSING}
+    given["noise_params"] = TrialParams.__dataclass_fields__["noise_params"].default_factory()
+    assert given == schema_defaults
 
 
 def test_seed_derivation_is_stable():
@@ -172,7 +222,7 @@ def test_seed_derivation_is_stable():
 
 
 def test_matched_baselines_are_created_or_reused():
-    study = Study(GOOD)
+    study = make_study(GOOD)
     # noisy: x3 for 1 epoch -> a no-noise baseline of 3 epochs on the same 100 images
     assert "no_noise-100-3ep-b10" in study.experiments
     matched = study.experiments["no_noise-100-3ep-b10"]
@@ -182,7 +232,7 @@ def test_matched_baselines_are_created_or_reused():
     config = copy.deepcopy(GOOD)
     config["experiments"]["base"]["epochs"] = 3  # base is now exactly the step-matched baseline
     config["experiments"]["noisy"]["baseline"] = "base"
-    study = Study(config)
+    study = make_study(config)
     assert "no_noise-100-3ep-b10" not in study.experiments
     assert study.experiments["base"]["trials"] == 3  # the larger trial count of the two
     assert study.comparisons == [{"experiment": "noisy", "baseline": "base", "kind": "configured, step-matched"}]
@@ -191,7 +241,7 @@ def test_matched_baselines_are_created_or_reused():
 def test_declared_and_matched_baselines_both_compared():
     config = copy.deepcopy(GOOD)
     config["experiments"]["noisy"]["baseline"] = "base"
-    kinds = {(c["baseline"], c["kind"]) for c in Study(config).comparisons}
+    kinds = {(c["baseline"], c["kind"]) for c in make_study(config).comparisons}
     assert kinds == {("base", "configured"), ("no_noise-100-3ep-b10", "step-matched")}
 
 
@@ -221,7 +271,7 @@ def test_sweeps_expand_into_experiments_and_reuse_identical_ones():
         },
         "k": {"vary": "enlarge", "values": [1, 3, 6], "experiment": {**GOOD["experiments"]["noisy"], "trials": 2}},
     }
-    study = Study(config)
+    study = make_study(config)
     # sigma=5 with trials 4 is "noisy" (sigma 5, x3, 1 epoch): reused, with 4 trials now
     assert study.sweeps["sigma"]["experiments"] == ["sigma-sigma0", "noisy", "sigma-sigma10"]
     assert study.experiments["noisy"]["trials"] == 4
@@ -254,7 +304,7 @@ def test_bad_sweeps(sweep, message):
 def test_unpaired_experiments_get_their_own_split():
     config = copy.deepcopy(GOOD)
     config["experiments"]["broken"] = {**GOOD["experiments"]["base"], "shuffle": "unpaired"}
-    study = Study(config)
+    study = make_study(config)
     assert study.split_id("broken", 1) == "train100-rest-unpaired-trial01"
     assert study.split_params("train100-rest-unpaired-trial01")["shuffle"] == "unpaired"
     assert study.split_params("train100-rest-trial01")["shuffle"] == "paired"
@@ -264,14 +314,14 @@ def test_unpaired_experiments_get_their_own_split():
 def test_every_registered_noise_is_a_valid_config_with_its_defaults(kind):
     config = copy.deepcopy(GOOD)
     config["experiments"]["noisy"].update(noise=kind, noise_params={})
-    study = Study(config)
+    study = make_study(config)
     assert study.experiments["noisy"]["noise_params"] == NOISES[kind].defaults
     assert study.config["noise"][kind] == NOISES[kind].defaults
     for key, spec in NOISES[kind].params.items():  # each parameter can be swept
         values = [1, 3] if spec["type"] == "integer" else [spec["default"] / 2, spec["default"]]
         base = {**GOOD["experiments"]["noisy"], "noise": kind, "noise_params": {}}
         sweep = {"vary": key, "values": values, "experiment": base}
-        assert len(Study({**config, "sweeps": {"s": sweep}}).sweeps["s"]["experiments"]) == 2
+        assert len(make_study({**config, "sweeps": {"s": sweep}}).sweeps["s"]["experiments"]) == 2
 
 
 def test_schema_is_made_from_the_registries_alone():
@@ -291,12 +341,12 @@ def test_schema_is_made_from_the_registries_alone():
 def test_scale_inputs_per_experiment_and_a_raw_vs_scaled_comparison():
     config = copy.deepcopy(GOOD)
     config["experiments"]["raw"] = {**GOOD["experiments"]["base"], "scale_inputs": False, "baseline": "base"}
-    study = Study(config)
-    assert study.trial_params("base", 1)["scale_inputs"] is True  # training.scale_inputs' default
-    assert study.trial_params("raw", 1)["scale_inputs"] is False
+    study = make_study(config)
+    assert study.trial_params("base", 1).scale_inputs is True  # training.scale_inputs' default
+    assert study.trial_params("raw", 1).scale_inputs is False
     assert {"experiment": "raw", "baseline": "base", "kind": "configured"} in study.comparisons
     config["training"] = {"scale_inputs": False}  # the global default, per experiment unless set
-    assert Study(config).trial_params("base", 1)["scale_inputs"] is False
+    assert make_study(config).trial_params("base", 1).scale_inputs is False
 
 
 @pytest.mark.fault(kind="bad config", real=True)
@@ -312,7 +362,7 @@ def test_a_train_size_sweep_has_its_own_splits_and_baselines_per_size():
     config = copy.deepcopy(GOOD)
     base = {**GOOD["experiments"]["noisy"], "test_set": "official", "trials": 2}
     config["sweeps"] = {"size": {"vary": "train_size", "values": [300, 1000], "experiment": base}}
-    study = Study(config)
+    study = make_study(config)
     sweep = study.sweeps["size"]
     assert [study.experiments[name]["train_size"] for name in sweep["experiments"]] == [300, 1000]
     assert [study.experiments[name]["noise"] for name in sweep["baselines"]] == ["none", "none"]
@@ -323,28 +373,28 @@ def test_a_train_size_sweep_has_its_own_splits_and_baselines_per_size():
     assert set(zip(sweep["experiments"], sweep["baselines"], strict=True)) <= pairs
     config["sweeps"]["size"]["values"] = [300, 60000]
     with pytest.raises(StudyError, match="train_size takes whole numbers from 1 to 50000"):
-        Study(config)
+        make_study(config)
 
 
 def test_unclipped_noise_is_a_definition_of_its_own_with_int16_shards():
     config = copy.deepcopy(GOOD)
     config["experiments"]["unclipped"] = {**GOOD["experiments"]["noisy"], "clip": False, "baseline": "noisy"}
-    study = Study(config)
+    study = make_study(config)
     assert study.shard_params("unclipped", 1)["clip"] is False and study.shard_params("noisy", 1)["clip"] is True
-    assert study.trial_params("unclipped", 1)["clip"] is False
+    assert study.trial_params("unclipped", 1).clip is False
     assert {"experiment": "unclipped", "baseline": "noisy", "kind": "configured"} in study.comparisons
     # both share one step-matched baseline, which has no noise to clip
     matched = {c["baseline"] for c in study.comparisons if c["kind"] == "step-matched"}
     assert len(matched) == 1 and study.experiments[matched.pop()]["clip"] is True
     config["experiments"]["base"]["clip"] = False
     with pytest.raises(StudyError, match="base.clip: false keeps unclipped noisy values, but noise is 'none'"):
-        Study(config)
+        make_study(config)
     with pytest.raises(StudyError, match="sigma: 5000 is greater than the maximum of 1000"):
         validate_config(broken("experiments.noisy.noise_params", {"sigma": 5000}))
 
 
 def test_the_default_study_holds_the_analysis_pairs_and_the_train_size_sweep():
-    study = Study(yaml.safe_load((REPO / "config.yaml").read_text()))
+    study = make_study(yaml.safe_load((REPO / "config.yaml").read_text()))
     pairs = {(c["experiment"], c["baseline"]) for c in study.comparisons}
     assert ("gaussian_x10_2ep_unclipped", "gaussian_x10_2ep") in pairs  # differs only in clipping
     assert ("no_noise_12ep_raw", "no_noise_12ep") in pairs  # differs only in scale_inputs
@@ -362,7 +412,7 @@ def test_the_default_study_holds_the_analysis_pairs_and_the_train_size_sweep():
 def test_every_sweep_point_is_compared_with_its_reference():
     """The default study's sweeps: each sigma against sigma=0, each k and each train size against
     its step-matched no-noise baseline (same splits, k*E epochs), every pair compared once."""
-    study = Study(yaml.safe_load((REPO / "config.yaml").read_text()))
+    study = make_study(yaml.safe_load((REPO / "config.yaml").read_text()))
     kinds = {(c["experiment"], c["baseline"]): c["kind"] for c in study.comparisons}
     assert len(kinds) == len(study.comparisons)
     sigma = study.sweeps["gaussian_sigma"]
@@ -387,7 +437,7 @@ def test_every_sweep_point_is_compared_with_its_reference():
 def test_a_sweep_without_zero_is_compared_with_the_step_matched_baseline_and_gets_a_title():
     config = copy.deepcopy(GOOD)
     config["sweeps"] = {"s": {"vary": "sigma", "values": [5, 10], "experiment": GOOD["experiments"]["noisy"]}}
-    study = Study(config)
+    study = make_study(config)
     sweep = study.sweeps["s"]
     assert sweep["baseline_kind"] == "step-matched" and len(set(sweep["baselines"])) == 1
     assert study.experiments[sweep["baselines"][0]]["epochs"] == 3  # x3 for 1 epoch
@@ -432,13 +482,13 @@ def test_names_that_collide_on_a_case_insensitive_filesystem(names, sweep, messa
         base = {**GOOD["experiments"]["noisy"], "noise_params": {}}
         config["sweeps"] = {sweep: {"vary": "sigma", "values": [7, 9], "experiment": base}}
     with pytest.raises(StudyError, match=message):
-        Study(config)
+        make_study(config)
 
 
 def test_precision_is_a_parameter_of_every_trial():
-    assert Study(copy.deepcopy(GOOD)).trial_params("base", 1)["precision"] == "float32"  # the default
+    assert make_study(copy.deepcopy(GOOD)).trial_params("base", 1).precision == "float32"  # the default
     config = copy.deepcopy(GOOD)
     config["training"] = {"precision": "bfloat16"}  # other numbers: Snakemake reruns the trials
-    assert Study(config).trial_params("base", 1)["precision"] == "bfloat16"
+    assert make_study(config).trial_params("base", 1).precision == "bfloat16"
     with pytest.raises(StudyError, match=r"training\.precision: 'float16' is not one of \['float32', 'bfloat16'\]"):
         validate_config(broken("training.precision", "float16"))

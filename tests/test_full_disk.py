@@ -42,13 +42,12 @@ DISK_SIZE = "96m"
 
 
 def full_disk_config(workdir: Path, archive: Path) -> Path:
-    # 200 originals + 200 noisy copies in two shards; one epoch; no retry (it would only fail again)
+    # 200 originals + 200 noisy copies in two shards; one epoch
     experiment = {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "trials": 1}
     config = tiny_config(
         matched_baselines=False,
         sweeps={},
         data={"archive": str(archive)},
-        training={"retries": 0},
         experiments={"full": experiment},
     )
     return write_config(workdir, config)
@@ -203,7 +202,9 @@ def test_a_full_disk_fails_in_one_line_leaves_nothing_half_written_and_a_rerun_f
         # --keep-incomplete: snakemake must not delete what a failed job left, so that a truncated
         # file would be seen here; --no-hooks: the disk fills after the check before the first job
         # (another writer), which would otherwise stop the shard case before it starts
-        failed = snakemake(tmp_path, TARGET, "--keep-incomplete", "--no-hooks", config=config, check=False)
+        # --retries 0: a retry on the full disk would only fail again
+        options = ("--keep-incomplete", "--no-hooks", "--retries", "0")
+        failed = snakemake(tmp_path, TARGET, *options, config=config, check=False)
         output = failed.stdout + failed.stderr
         assert failed.returncode != 0, output[-3000:]
         errors = re.findall(r"^Error in rule \w+: no space left on the device while writing (\S+) .*$", output, re.M)

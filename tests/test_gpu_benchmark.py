@@ -102,4 +102,5 @@ def test_the_study_alone_checks_its_archive_publishes_a_snapshot_and_carries_on_
     assert second["study"]["trials_done_before"] == first["trials_done"] and second["study"]["trials_done"] == 3
     run = json.loads((snapshot / "run.json").read_text())
     assert run["archive_md5"] == md5 and run["study"]["trials_done"] == 3
-    assert (snapshot / "summary.md").exists() and len(list(snapshot.glob("experiments/*/trial-01/metrics.json"))) == 3
+    results = snapshot / "results"  # the study archive, unpacked
+    assert (results / "summary.md").exists() and len(list(results.glob("experiments/*/trial-01/metrics.json"))) == 3

@@ -46,7 +46,7 @@ def assert_stopped_cleanly(workdir, result, log, message) -> str:
     assert f"ERROR: {lines[0].removeprefix('Error in rule train_trial: ')}" in log
     assert not [name for name in ("metrics.json", "history.csv", "model.keras") if (workdir / TRIAL / name).exists()]
     assert not list((workdir / "results/checkpoints").rglob("*"))
-    # not retried (the default config retries a failed training job once): a retry cannot help
+    # not retried (the profiles retry a failed job once, a training job on a local GPU not): a retry cannot help
     attempts = sorted(p.name for p in (workdir / "results/logs/train_trial/baseline").glob("trial-01.attempt-*.log"))
     assert attempts == ["trial-01.attempt-1.log"], attempts
     return lines[0]
@@ -103,6 +103,12 @@ def test_readme_gpu_commands_plan_gpu_trials(tmp_path):
         resources = train_trial_resources(result.stdout + result.stderr)
         assert resources, f"{line} plans no training"
         assert all(re.search(r"\bgpu=1\b", r) for r in resources), resources
+
+
+def test_the_profiles_retry_a_failed_job_once():
+    """A runtime setting, the profiles' (a training job on a local GPU excepted: training_retries)."""
+    for name in ("default", "gpu", "slurm"):
+        assert yaml.safe_load((REPO / f"profiles/{name}/config.yaml").read_text())["retries"] == 1, name
 
 
 def test_profiles_agree_on_gpu_slots():

@@ -4,28 +4,32 @@ import json
 import os
 import platform
 import subprocess
-import sys
 
 import pytest
 import yaml
-from workflow_runner import REPO
+from workflow_runner import REPO, snakemake_command, snakemake_env
 
-from cifar_noise.config import Study
 from cifar_noise.errors import StudyError
-from cifar_noise.plan import footprint, job_threads
+from cifar_noise.identity import SPLIT_FILES
+from cifar_noise.plan import footprint
+from cifar_noise.schema import validate_config
+from cifar_noise.study import Study
 
 
-def plan(folder, config, env=None) -> subprocess.CompletedProcess:
-    """``python -m cifar_noise.plan`` as make plan runs it, in ``folder`` (where results/ is)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "cifar_noise.plan", str(config)],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def plan(folder, config) -> subprocess.CompletedProcess:
+    """``snakemake plan`` as make plan runs it, in ``folder`` (where results/ is)."""
+    command = snakemake_command(folder, "plan", config=config, cores=None) + ["--quiet", "all"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=snakemake_env())
+
+
+# Where the rules put the study's large files (workflow/rules/*.smk), as the Snakefile gives them.
+LAYOUT = {
+    "archive": "results/data/cifar-10-python.tar.gz",
+    "dataset": {name: f"results/data/cifar10/{name}.npy" for name in SPLIT_FILES},
+    "splits": {name: f"results/splits/{{split}}/{name}.npy" for name in SPLIT_FILES},
+    "shard": "results/experiments/{experiment}/trial-{trial}/shards/shard-{shard}.npy",
+    "corrupted": "results/corrupted/{split}/{corruption}.npy",
+}
 
 
 @pytest.mark.slow
@@ -33,7 +37,7 @@ def test_the_footprint_is_the_size_of_every_split_shard_and_corrupted_set(tiny_s
     workdir, config = tiny_study
     os.chdir(workdir)  # the study's paths are relative to the folder snakemake ran in
     try:
-        sizes = footprint(Study(yaml.safe_load(config.read_text())))
+        sizes = footprint(Study(validate_config(yaml.safe_load(config.read_text()))), LAYOUT)
     finally:
         os.chdir(REPO)
     kinds = {"splits": 0, "shards": 0, "corrupted test sets": 0}
@@ -50,7 +54,8 @@ def test_the_footprint_is_the_size_of_every_split_shard_and_corrupted_set(tiny_s
 
 def test_plan_prints_trials_images_disk_and_time(tmp_path):
     """The speed last measured on this host is used: 1,000 training and 10,000 test images per second."""
-    speed = {"host": platform.node(), "threads": job_threads(), "source": "a test", "start": 0.0}
+    threads = yaml.safe_load((REPO / "profiles/default/config.yaml").read_text())["set-threads"]["train_trial"]
+    speed = {"host": platform.node(), "threads": min(threads, os.cpu_count()), "source": "a test", "start": 0.0}
     speed |= {"train": {"seed_a": 1000.0}, "test": {"seed_a": 10000.0}}
     (tmp_path / "results/plan").mkdir(parents=True)
     (tmp_path / "results/plan/speed.json").write_text(json.dumps(speed))
@@ -58,7 +63,7 @@ def test_plan_prints_trials_images_disk_and_time(tmp_path):
     experiments = config["experiments"].values()
     trials = sum(e["trials"] for e in experiments)
     train = sum(e["train_size"] * e.get("enlarge", 1) * e["epochs"] * e["trials"] for e in experiments)
-    corrupted = Study(config).corruptions
+    corrupted = Study(validate_config(config)).corruptions
     test = trials * (2000 + 300 * sum(len(c["severities"]) for c in corrupted.values()))
     done = plan(tmp_path, REPO / "config/demo.yaml")
     assert done.returncode == 0, done.stderr
@@ -89,9 +94,8 @@ def test_plan_of_a_bad_config_is_one_line(tmp_path):
     (tmp_path / "big.yaml").write_text(yaml.safe_dump(config))
     done = plan(tmp_path, tmp_path / "big.yaml")
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.strip().splitlines() == [
-        f"make plan: {tmp_path / 'big.yaml'}: invalid config: experiments.gaussian.enlarge: 100000 is greater "
-        "than the maximum of 100"
+    assert [line for line in done.stderr.splitlines() if "rror" in line] == [
+        "Error: invalid config: experiments.gaussian.enlarge: 100000 is greater than the maximum of 100"
     ]
 
 
@@ -110,14 +114,14 @@ def test_sizes_are_bounded(change, message):
     config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
     change(config)
     with pytest.raises(StudyError, match=message):
-        Study(config)
+        Study(validate_config(config))
 
 
 def test_the_bound_on_shard_files_names_a_shards_size_that_fits():
     config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
     config["shards"] = {"size": 1}
     with pytest.raises(StudyError, match=r"set shards.size to at least (\d+)") as error:
-        Study(config)
+        Study(validate_config(config))
     config["shards"]["size"] = int(error.value.args[0].split("at least ")[1].split(" ")[0].replace(",", ""))
-    study = Study(config)
+    study = Study(validate_config(config))
     assert sum(study.shard_count(t.experiment) for t in study.trials()) <= 5000

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from workflow_runner import REPO, TINY_EXPERIMENT, planned_jobs, snakemake_env, tiny_config
 
-from cifar_noise.config import Study
+from cifar_noise.schema import validate_config
+from cifar_noise.study import Study
 
 README = REPO / "README.md"
 T3 = "results/experiments/no_noise_12ep/trial-03/metrics.json"
@@ -81,7 +82,7 @@ def test_every_readme_command_is_checked():
 def test_the_study_commands_plan_what_their_comments_say(tmp_path):
     """In an empty folder, with the real config.yaml: the study, one trial, one trial forced (it
     alone, not the study), one experiment; on SLURM the same."""
-    trials = len(Study(yaml.safe_load((REPO / "config.yaml").read_text())).trials())
+    trials = len(Study(validate_config(yaml.safe_load((REPO / "config.yaml").read_text()))).trials())
     one_trial = ["extract_dataset", "fetch_archive", "split_dataset", "train_trial"]
     expected = {
         "snakemake": trials,
@@ -180,7 +181,7 @@ def test_after_the_study_every_follow_up_plans_only_what_it_should(tmp_path, tin
 
 
 def test_the_config_reference_names_every_key_of_an_experiment_and_of_a_sweep():
-    from cifar_noise.config import load_schema
+    from cifar_noise.schema import load_schema
 
     schema = load_schema()
     text = (REPO / "config/README.md").read_text()

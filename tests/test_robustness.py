@@ -23,11 +23,12 @@ from workflow_runner import (
     write_config,
 )
 
-from cifar_noise.config import Study, validate_config
 from cifar_noise.corruptions import DEFAULT_CORRUPTIONS, corrupt_test_set, subset_indices
 from cifar_noise.errors import StudyError
 from cifar_noise.noise import rounded_gaussian
+from cifar_noise.schema import validate_config
 from cifar_noise.stats import goodness_of_fit
+from cifar_noise.study import Study
 
 GAUSSIAN = {"noise": "gaussian", "vary": "sigma", "severities": [10.0, 25.0], "params": {}}
 IMPULSE = {"noise": "impulse", "vary": "amount", "severities": [0.01, 0.07], "params": {}}
@@ -93,7 +94,7 @@ def test_impulse_severities_hit_their_amount_of_values():
 def test_the_default_corruptions_are_the_study_noises_and_cifar10c_impulse():
     config = validate_config({"experiments": {"a": {**TINY_EXPERIMENT, "noise": "none"}}})
     assert config["corruptions"]["sets"] == {n: {"params": {}, **c} for n, c in DEFAULT_CORRUPTIONS.items()}
-    study = Study({"experiments": {"a": {**TINY_EXPERIMENT, "noise": "none"}}})
+    study = Study(validate_config({"experiments": {"a": {**TINY_EXPERIMENT, "noise": "none"}}}))
     assert study.corruptions["gaussian"]["severities"] == pytest.approx([0.04 * 255, 0.06 * 255, 0.08 * 255,
                                                                            0.09 * 255, 0.10 * 255])  # fmt: skip
     assert study.corruptions["impulse"]["severities"] == [0.01, 0.02, 0.03, 0.05, 0.07]
@@ -254,7 +255,7 @@ def test_the_demo_evaluates_every_trial_on_every_corrupted_set(tmp_path):
     from workflow_runner import REPO
 
     jobs = planned_jobs(tmp_path, REPO / "config" / "demo.yaml")
-    study = Study(yaml.safe_load((REPO / "config" / "demo.yaml").read_text()))
+    study = Study(validate_config(yaml.safe_load((REPO / "config" / "demo.yaml").read_text())))
     assert jobs["evaluate_trial"] == jobs["train_trial"] == len(study.trials())
     assert jobs["corrupt_test_set"] == len(study.split_ids()) * len(study.corruptions) == 5 * 4
     assert jobs["plot_robustness"] == 1

@@ -12,6 +12,7 @@ from fixtures import decode_label
 from workflow_runner import (
     TINY_EXPERIMENT,
     files_with_mtimes,
+    planned_jobs,
     read_metrics,
     snakemake,
     tiny_config,
@@ -295,6 +296,15 @@ def test_a_target_that_the_config_does_not_have_is_one_line(tmp_path, target, me
     said = [line for line in output.splitlines() if "rror" in line or "xception" in line]
     assert len(said) == 1 and said[0].startswith(f"Error: {message}"), output[-3000:]
     assert "Traceback" not in output
+
+
+def test_the_summary_needs_no_plot(tmp_path):
+    """summary.md quotes the share of values that clipping changes: a rule of its own measures it,
+    not the one that draws the noise examples."""
+    result = snakemake(tmp_path, "--dry-run", "results/summary.md", config=write_config(tmp_path, tiny_config()))
+    planned = {rule for rule, _ in planned_jobs(result.stdout + result.stderr)}
+    assert {"clipping_share", "train_trial", "summarize"} <= planned
+    assert not {rule for rule in planned if rule.startswith("plot_") or rule == "noise_examples"}, planned
 
 
 @pytest.mark.fault(kind="bad archive", real=True)

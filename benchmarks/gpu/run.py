@@ -56,9 +56,10 @@ def log(message: str) -> None:
 # children (each in its own process: its own backend, GPU context and memory share)
 
 
-def trial_params(spec: dict) -> dict:
-    """The workflow's own parameters for a benchmark trial (cifar_noise.config.Study)."""
-    from cifar_noise.config import Study
+def trial_params(spec: dict):
+    """The workflow's own parameters for a benchmark trial (cifar_noise.study.Study)."""
+    from cifar_noise.schema import validate_config
+    from cifar_noise.study import Study
 
     experiment = {
         "train_size": spec["train_size"],
@@ -76,7 +77,7 @@ def trial_params(spec: dict) -> dict:
         "matched_baselines": False,
         "experiments": {"bench": experiment},
     }
-    return Study(config).trial_params("bench", 1)
+    return Study(validate_config(config)).trial_params("bench", 1)
 
 
 def child_trials(spec: dict) -> list[dict]:
@@ -304,16 +305,17 @@ def write_snapshot_of(args, results: dict, study_results: Path) -> None:
 
     study_run = {k: v for k, v in results["study"].items() if k != "output_tail"}
     run = {"environment": results["environment"], "archive_md5": results.get("archive_md5"), "study": study_run}
-    files = write_snapshot(study_results, Path(args.snapshot), run)
+    files = write_snapshot(study_results / "study-archive.zip", Path(args.snapshot), run)
     log(f"snapshot: {len(files)} files in {args.snapshot}")
 
 
 def study(config: Path):
     import yaml
 
-    from cifar_noise.config import Study
+    from cifar_noise.schema import validate_config
+    from cifar_noise.study import Study
 
-    return Study(yaml.safe_load(config.read_text()))
+    return Study(validate_config(yaml.safe_load(config.read_text())))
 
 
 def child_flops(spec: dict) -> dict:

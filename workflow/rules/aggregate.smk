@@ -1,22 +1,22 @@
 rule aggregate_trials:
     input:
-        metrics=STUDY.metrics_files(),
-        robustness=STUDY.robustness_files(),
+        metrics=study_files(rules.train_trial.output.metrics),
+        robustness=study_files(rules.evaluate_trial.output.robustness),
     output:
         csv=report(
-            f"{RESULTS}/tables/trials.csv",
+            "results/tables/trials.csv",
             caption="../report/trials.rst",
             category="Summary",
             subcategory="Tables",
         ),
         robustness=report(
-            f"{RESULTS}/tables/robustness.csv",
+            "results/tables/robustness.csv",
             caption="../report/robustness_table.rst",
             category="Robustness",
         ),
         tables=[
             report(
-                f"{RESULTS}/tables/{name}.md",
+                f"results/tables/{name}.md",
                 caption="../report/experiment_table.rst",
                 category="Experiments",
                 subcategory=name,
@@ -25,18 +25,16 @@ rule aggregate_trials:
             for name in STUDY.experiments
         ],
     log:
-        f"{RESULTS}/logs/aggregate_trials.log",
+        "results/logs/aggregate_trials.log",
     benchmark:
-        f"{RESULTS}/benchmarks/aggregate_trials.tsv"
+        "results/benchmarks/aggregate_trials.tsv"
     conda:
         REPORT_ENV
     resources:
         **SMALL_JOB,
     params:
         experiments=list(STUDY.experiments),
-        # Descriptions come from the config here, not from the trials: rewording one redoes the
-        # tables, never the training.
-        descriptions={name: exp["description"] for name, exp in STUDY.experiments.items()},
+        descriptions=descriptions(),
     script:
         "../../scripts/aggregate_trials.py"
 
@@ -44,25 +42,25 @@ rule aggregate_trials:
 rule summarize:
     input:
         csv=rules.aggregate_trials.output.csv,
-        clipping=clipping_files(),
+        clipping=study_files(rules.clipping_share.output.json),
     output:
         summary=report(
-            f"{RESULTS}/summary.md",
+            "results/summary.md",
             caption="../report/summary.rst",
             category="Summary",
             subcategory="Tables",
         ),
         comparisons=report(
-            f"{RESULTS}/tables/comparisons.csv",
+            "results/tables/comparisons.csv",
             caption="../report/comparisons.rst",
             category="Summary",
             subcategory="Tables",
         ),
-        landing=REPORT_LANDING,
+        landing="results/report/workflow.rst",
     log:
-        f"{RESULTS}/logs/summarize.log",
+        "results/logs/summarize.log",
     benchmark:
-        f"{RESULTS}/benchmarks/summarize.tsv"
+        "results/benchmarks/summarize.tsv"
     conda:
         REPORT_ENV
     resources:
@@ -71,7 +69,7 @@ rule summarize:
         experiments=STUDY.experiments,
         comparisons=STUDY.comparisons,
         sweeps=STUDY.sweeps,
-        statistics=CONFIG["statistics"],
+        statistics=config["statistics"],
         corruptions=STUDY.corruptions,
     script:
         "../../scripts/summarize.py"
@@ -80,51 +78,51 @@ rule summarize:
 rule plot_results:
     input:
         csv=rules.aggregate_trials.output.csv,
-        histories=[f"{t.folder}/history.csv" for t in STUDY.trials()],
-        metrics=STUDY.metrics_files(),
+        histories=study_files(rules.train_trial.output.history),
+        metrics=study_files(rules.train_trial.output.metrics),
     output:
         accuracy=report(
-            f"{RESULTS}/plots/test_accuracy.png",
+            "results/plots/test_accuracy.png",
             caption="../report/test_accuracy.rst",
             category="Summary",
             subcategory="Plots",
         ),
         curves=report(
-            f"{RESULTS}/plots/training_curves.png",
+            "results/plots/training_curves.png",
             caption="../report/training_curves.rst",
             category="Summary",
             subcategory="Plots",
         ),
         comparison_curves=report(
-            f"{RESULTS}/plots/comparison_curves.png",
+            "results/plots/comparison_curves.png",
             caption="../report/comparison_curves.rst",
             category="Summary",
             subcategory="Plots",
         ),
         per_class=report(
-            f"{RESULTS}/plots/per_class_accuracy.png",
+            "results/plots/per_class_accuracy.png",
             caption="../report/per_class_accuracy.rst",
             category="Summary",
             subcategory="Plots",
         ),
         confusion=report(
-            f"{RESULTS}/plots/confusion_matrices.png",
+            "results/plots/confusion_matrices.png",
             caption="../report/confusion_matrices.rst",
             category="Summary",
             subcategory="Plots",
         ),
     log:
-        f"{RESULTS}/logs/plot_results.log",
+        "results/logs/plot_results.log",
     benchmark:
-        f"{RESULTS}/benchmarks/plot_results.tsv"
+        "results/benchmarks/plot_results.tsv"
     conda:
         REPORT_ENV
     resources:
         **SMALL_JOB,
     params:
         experiments=list(STUDY.experiments),
-        level=CONFIG["statistics"]["confidence"],
-        min_trials=CONFIG["statistics"]["min_trials"],
+        level=config["statistics"]["confidence"],
+        min_trials=config["statistics"]["min_trials"],
         trial_experiments=[t.experiment for t in STUDY.trials()],
         comparisons=STUDY.comparisons,
     script:
@@ -137,19 +135,19 @@ rule plot_robustness:
         robustness=rules.aggregate_trials.output.robustness,
     output:
         curves=report(
-            f"{RESULTS}/plots/corruption_accuracy.png",
+            "results/plots/corruption_accuracy.png",
             caption="../report/corruption_accuracy.rst",
             category="Robustness",
         ),
         tradeoff=report(
-            f"{RESULTS}/plots/robustness_tradeoff.png",
+            "results/plots/robustness_tradeoff.png",
             caption="../report/robustness_tradeoff.rst",
             category="Robustness",
         ),
     log:
-        f"{RESULTS}/logs/plot_robustness.log",
+        "results/logs/plot_robustness.log",
     benchmark:
-        f"{RESULTS}/benchmarks/plot_robustness.tsv"
+        "results/benchmarks/plot_robustness.tsv"
     conda:
         REPORT_ENV
     resources:
@@ -157,7 +155,7 @@ rule plot_robustness:
     params:
         experiments=STUDY.robustness_experiments(),
         corruptions=STUDY.corruptions,
-        level=CONFIG["statistics"]["confidence"],
+        level=config["statistics"]["confidence"],
     script:
         "../../scripts/plot_robustness.py"
 
@@ -167,39 +165,39 @@ rule plot_sweep:
         csv=rules.aggregate_trials.output.csv,
     output:
         png=report(
-            f"{RESULTS}/plots/sweeps/{{sweep}}.png",
+            "results/plots/sweeps/{sweep}.png",
             caption="../report/sweep.rst",
             category="Noise sweeps",
             labels={"sweep": "{sweep}"},
         ),
     log:
-        f"{RESULTS}/logs/plot_sweep/{{sweep}}.log",
+        "results/logs/plot_sweep/{sweep}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/plot_sweep/{{sweep}}.tsv"
+        "results/benchmarks/plot_sweep/{sweep}.tsv"
     conda:
         REPORT_ENV
     resources:
         **SMALL_JOB,
     params:
         sweep=get_sweep,
-        level=CONFIG["statistics"]["confidence"],
+        level=config["statistics"]["confidence"],
     script:
         "../../scripts/plot_sweep.py"
 
 
 rule plot_runtimes:
     input:
-        benchmarks=benchmark_files(),
+        unpack(get_benchmark_files),
     output:
         png=report(
-            f"{RESULTS}/plots/runtimes.png",
+            "results/plots/runtimes.png",
             caption="../report/runtimes.rst",
             category="Runtime",
         ),
     log:
-        f"{RESULTS}/logs/plot_runtimes.log",
+        "results/logs/plot_runtimes.log",
     benchmark:
-        f"{RESULTS}/benchmarks/plot_runtimes.tsv"
+        "results/benchmarks/plot_runtimes.tsv"
     conda:
         REPORT_ENV
     resources:
@@ -213,21 +211,22 @@ rule archive:
         summary=rules.summarize.output.summary,
         tables=rules.aggregate_trials.output,
         comparisons=rules.summarize.output.comparisons,
+        clipping=study_files(rules.clipping_share.output.json),
         plots=[
             *rules.plot_results.output,
-            *robustness_plot_files(),
-            *sweep_plot_files(),
-            *noise_example_files(),
+            *study_files(*rules.plot_robustness.output),
+            *study_files(rules.plot_sweep.output.png),
+            *study_files(rules.noise_examples.output.png),
             rules.plot_runtimes.output.png,
         ],
-        trials=[f"{t.folder}/{name}" for t in STUDY.trials() for name in ("metrics.json", "history.csv")],
-        robustness=STUDY.robustness_files(),
+        trials=study_files(rules.train_trial.output.metrics, rules.train_trial.output.history),
+        robustness=study_files(rules.evaluate_trial.output.robustness),
     output:
-        zip=f"{RESULTS}/study-archive.zip",
+        zip="results/study-archive.zip",
     log:
-        f"{RESULTS}/logs/archive.log",
+        "results/logs/archive.log",
     benchmark:
-        f"{RESULTS}/benchmarks/archive.tsv"
+        "results/benchmarks/archive.tsv"
     conda:
         REPORT_ENV
     resources:
@@ -236,3 +235,22 @@ rule archive:
         config=archived_config,
     script:
         "../../scripts/archive_results.py"
+
+
+# What the study costs before it runs (make plan): its trials, images, disk and time on this
+# machine, on the terminal and in the log. A target of its own (snakemake plan) that always runs; it
+# writes only the speed it measures, for the next plan.
+rule plan:
+    log:
+        "results/logs/plan.log",
+    localrule: True
+    conda:
+        ENV
+    params:
+        layout=layout(),
+        config=" ".join(map(str, workflow.configfiles)) or "the config",
+        threads=train_threads(),
+        metrics=study_files(rules.train_trial.output.metrics),
+        speed_file="results/plan/speed.json",
+    script:
+        "../../scripts/plan_study.py"

@@ -1,237 +1,248 @@
+# The study the config asks for, and what the rules ask of it: which jobs there are (the wildcards
+# of each, for targets, aggregates and the runtime plot) and each job's input files and params.
 import functools
 import json
+import os
+import re
+from dataclasses import asdict
 
-from snakemake.exceptions import WorkflowError
-from snakemake.logging import logger
-
-from cifar_noise.changes import notes
-from cifar_noise.config import CHECKPOINTS, RESULTS, Study
+from cifar_noise.download import verify_local_archive
 from cifar_noise.errors import StudyError
-from cifar_noise.fileio import remove_empty_folders
-from cifar_noise.gpus import asks_for_gpu
-from cifar_noise.plan import check_disk
+from cifar_noise.fileio import file_digest
+from cifar_noise.identity import SPLIT_FILES
+from cifar_noise.schema import validate_config
+from cifar_noise.study import Study
 
+# Snakemake's config is validated in place (its defaults filled in): there is no other copy.
 try:
-    STUDY = Study(config)
-except StudyError as error:  # before any job runs: name the bad key and stop
-    raise WorkflowError(str(error)) from None
-CONFIG = STUDY.config  # the validated config, defaults filled in
-
-# Before any job runs: what this config would redo (or keep) of the results already there. Only in
-# the main process: jobs that Snakemake runs as processes of their own (SLURM) load this file too.
-if workflow.is_main_process:
-    try:
-        for note in notes(STUDY):
-            logger.warning(f"Note: {note}")
-    except StudyError as error:
-        raise WorkflowError(str(error)) from None
+    STUDY = Study(validate_config(config))
+except StudyError as error:  # before any job runs: name the bad key and stop, in one line
+    raise SystemExit(f"Error: {error}") from None
 
 ENV = "../../envs/study.yaml"
-# The report's landing page, written by rule summarize (the question, the design, the answer).
-REPORT_LANDING = f"{RESULTS}/report/workflow.rst"
-
 # Tables, statistics and plots need no deep learning framework: a small environment of their own.
 REPORT_ENV = "../../envs/report.yaml"
+# Training images on which the share of values that clipping changes is measured, per condition.
+CLIPPING_SAMPLE = 2000
 
 
-def check_disk_space():
-    """Stop with one line when the splits, shards and corrupted sets that the jobs about to run
-    would write do not fit in the free space (workflow.dag holds those jobs once planning is done)."""
-    try:
-        check_disk(STUDY, [path for job in workflow.dag.needrun_jobs() for path in job.output])
-    except StudyError as error:
-        raise WorkflowError(str(error)) from None
+# ---- wildcards: only the names the study has ------------------------------------------------
 
 
-def trains_on_gpu():
-    """Whether the profile gives train_trial a GPU (set-resources train_trial: gpu or gres)."""
-    resources = workflow.resource_settings.overwrite_resources.get("train_trial") or {}
-    given = {name: resources[name].value for name in ("gpu", "gres") if name in resources}
-    return asks_for_gpu(given.get("gpu", 0), given.get("gres"))
-
-
-# With --sdm conda, GPU training gets the environment with JAX's CUDA build instead.
-TRAIN_ENV = "../../envs/study-gpu.yaml" if trains_on_gpu() else ENV
-
-
-def training_retries():
-    """How often a failed training job is retried. Not at all when it trains on this machine's GPUs:
-    what fails there (no GPU, a GPU without room for the trial) fails again, and nothing preempts
-    a local job. On a cluster a retry resumes from the checkpoint, maybe on another node."""
-    return 0 if trains_on_gpu() and workflow.local_exec else CONFIG["training"]["retries"]
-
-
-def scaled(base):
-    """A resource that grows with each retry (attempt 1, 2, ...) after a job ran out of it."""
-    return lambda wildcards, attempt: base * attempt
-
-
-# tables, statistics and plots: small, short jobs
-SMALL_JOB = dict(mem_mb=scaled(2000), runtime=scaled(10))
-
-
-def train_runtime(wildcards, attempt):
-    """Minutes a training job asks a scheduler for: its images at a conservative speed, x1.5."""
-    exp = STUDY.experiment(wildcards.experiment)
-    images = exp["train_size"] * exp["enlarge"] * exp["epochs"] + 60000  # + evaluation
-    minutes = 10 + 1.5 * images / CONFIG["training"]["expected_images_per_second"] / 60
-    return int(minutes * attempt)
+def one_of(names):
+    """A wildcard constraint that matches exactly ``names`` (and nothing when there are none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 wildcard_constraints:
-    experiment=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    experiment=one_of(STUDY.experiments),
+    split=one_of(STUDY.split_ids()),
+    corruption=one_of(STUDY.corruptions),
+    condition=one_of(STUDY.conditions),
+    sweep=one_of(STUDY.sweeps),
     trial=r"\d\d+",
     shard=r"\d\d\d\d+",
-    split=r"[A-Za-z0-9_.-]+",
-    condition=r"[A-Za-z0-9_.-]+",
-    sweep=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
 def one_line_errors(function):
-    """For an input or params function: its StudyError (a target naming an experiment, trial,
-    split, sweep or noise condition that the config does not have; a data.archive that is not
-    there) stops snakemake with that one line. Snakemake wraps any Exception of such a function in
-    a many-line InputFunctionException, but lets SystemExit pass."""
+    """For an input or params function: its StudyError (a trial or shard number beyond the
+    config's, a data.archive that is not there) stops snakemake with that one line. Snakemake
+    wraps any Exception of such a function in a many-line InputFunctionException, but lets
+    SystemExit pass."""
 
     @functools.wraps(function)
-    def checked(wildcards, **aux):
+    def checked(wildcards):
         try:
-            return function(wildcards, **aux)
+            return function(wildcards)
         except StudyError as error:
             raise SystemExit(f"Error: {error}") from None
 
     return checked
 
 
+def of_job(function):
+    """An input or params function of a job's wildcards as the study knows them (numbers as
+    numbers, every name checked): the one place where wildcards are converted."""
+
+    @one_line_errors
+    @functools.wraps(function)
+    def typed(wildcards):
+        return function(STUDY.wildcards(dict(wildcards.items())))
+
+    return typed
+
+
+# ---- the study's jobs: one list for targets, aggregates and the runtime plot -----------------
+
+
+def study_jobs():
+    """The wildcards of every job of a full run of the study, by rule."""
+    trials = [trial.wildcards for trial in STUDY.trials()]
+    evaluated = trials if STUDY.corruptions else []
+    conditions = [{"condition": slug} for slug in STUDY.conditions]
+    one = [{}]
+    return {
+        "fetch_archive": one,
+        "extract_dataset": one,
+        "split_dataset": [{"split": split} for split in STUDY.split_ids()],
+        "make_shard": [shard for t in STUDY.trials() for shard in STUDY.shard_wildcards(t.experiment, t.trial)],
+        "train_trial": trials,
+        "corrupt_test_set": [{"split": s, "corruption": c} for s in STUDY.split_ids() for c in STUDY.corruptions],
+        "evaluate_trial": evaluated,
+        "noise_examples": conditions,
+        "clipping_share": conditions,
+        "aggregate_trials": one,
+        "summarize": one,
+        "plot_results": one,
+        "plot_robustness": one if STUDY.corruptions else [],
+        "plot_sweep": [{"sweep": sweep} for sweep in STUDY.sweeps],
+        "plot_runtimes": one,
+        "archive": one,
+    }
+
+
+JOBS = study_jobs()
+
+
+def study_files(*patterns):
+    """Every file of ``patterns`` (outputs, logs or a benchmark of one rule, e.g.
+    rules.train_trial.output.metrics) that the study's jobs of that rule write."""
+    # found by the rule object, not by its name (a workflow that uses this one as a module may rename it)
+    name = next(name for name in JOBS if getattr(rules, name).rule is patterns[0].rule)
+    return [file for job in JOBS[name] for pattern in patterns for file in expand(pattern, **job)]
+
+
+def get_benchmark_files(wildcards):
+    """The benchmark file of every job that runs before the runtime plot, by rule."""
+    before = [name for name in JOBS if name not in ("plot_runtimes", "archive")]
+    return {name: study_files(getattr(rules, name).benchmark) for name in before}
+
+
+def one_file(pattern, **wildcards):
+    (file,) = expand(pattern, **wildcards)
+    return file
+
+
+# ---- input and params functions -------------------------------------------------------------
+
+
+@functools.cache
+def md5_of(path):
+    """A file's md5, read once per snakemake run (the archive is 163 MB)."""
+    return file_digest(path, "md5")
+
+
 @one_line_errors
 def get_archive_md5(wildcards):
-    return STUDY.archive_md5()
+    """The content of the archive the study reads, by which its fetch job is known (so the same
+    bytes, downloaded or copied, rerun nothing): data.archive's md5 when it is set; for a download
+    pinned by data.md5, the md5 of the archive already fetched (the one the results were made
+    from, however it got there), or data.md5 before there is one; None for a download without md5,
+    whatever data.url serves. A StudyError names an unreadable data.archive."""
+    data = config["data"]
+    if data["archive"]:
+        verify_local_archive(data["archive"], None)
+        return md5_of(data["archive"])
+    if data["md5"] is None:
+        return None
+    return fetched_archive_md5() or data["md5"].lower()
+
+
+def fetched_archive_md5():
+    archive = rules.fetch_archive.output.archive
+    return md5_of(archive) if os.path.isfile(archive) else None
 
 
 def archived_config(wildcards):
     """The config as the study archive records it: the CIFAR-10 archive by its content, not by
     where it came from (the same file at another path, or downloaded, must not redo anything), and
-    its top-level keys sorted (--config puts the keys it sets first). Deeper keys keep their order:
-    the experiments' order is the tables' order."""
-    config = {**CONFIG, "data": {"md5": get_archive_md5(wildcards)}}
-    return json.loads(json.dumps({key: config[key] for key in sorted(config)}))
+    its sections sorted (--config puts the sections it sets first; their order means nothing). The
+    order within them is kept: the experiments' is the order of the tables' rows."""
+    archived = {**config, "data": {"md5": get_archive_md5(wildcards)}}
+    return json.loads(json.dumps(dict(sorted(archived.items()))))
 
 
-@one_line_errors
-def get_trial_files(wildcards):
+def split_files(split):
+    """A split's four arrays, by name."""
+    return {name: one_file(pattern, split=split) for name, pattern in rules.split_dataset.output.items()}
+
+
+@of_job
+def get_trial_files(job):
     """Inputs of one training job: its split and its noise shards, and the records of what they are."""
-    name, trial = wildcards.experiment, wildcards.trial
+    split = split_files(STUDY.split_id(job.experiment, job.trial))
+    shards = STUDY.shard_wildcards(job.experiment, job.trial)
     return {
-        **STUDY.split_files(name, trial),
-        "shards": STUDY.shard_files(name, trial),
-        "split_identity": STUDY.split_identity(name, trial),
-        "shard_identities": STUDY.shard_identities(name, trial),
+        **{name: split[name] for name in SPLIT_FILES},
+        "split_identity": split["identity"],
+        "shards": [one_file(rules.make_shard.output.shard, **shard) for shard in shards],
+        "shard_identities": [one_file(rules.make_shard.output.identity, **shard) for shard in shards],
     }
 
 
-@one_line_errors
-def get_shard_originals(wildcards):
+@of_job
+def get_shard_originals(job):
     """The training images of the split a shard perturbs."""
-    return STUDY.split_files(wildcards.experiment, wildcards.trial)["train_images"]
+    return split_files(STUDY.split_id(job.experiment, job.trial))["train_images"]
 
 
-@one_line_errors
-def get_trial_params(wildcards):
-    return STUDY.trial_params(wildcards.experiment, wildcards.trial)
+@of_job
+def get_trial_params(job):
+    return asdict(STUDY.trial_params(job.experiment, job.trial))
 
 
-@one_line_errors
-def get_shard_params(wildcards):
-    return STUDY.shard_params(wildcards.experiment, wildcards.trial)
+@of_job
+def get_shard_params(job):
+    return STUDY.shard_params(job.experiment, job.trial)
 
 
-@one_line_errors
-def get_trial_split_params(wildcards):
+@of_job
+def get_trial_split_params(job):
     """What the record of a trial's split must say (the values its rule was given)."""
-    return STUDY.split_params(STUDY.split_id(wildcards.experiment, wildcards.trial))
+    return STUDY.split_params(STUDY.split_id(job.experiment, job.trial))
 
 
-@one_line_errors
-def get_split_params(wildcards):
-    return STUDY.split_params(wildcards.split)
+@of_job
+def get_split_params(job):
+    return STUDY.split_params(job.split)
 
 
-@one_line_errors
-def get_evaluation_files(wildcards):
-    """A trial's trained model, its split's test labels and the split's corrupted test sets."""
-    split = STUDY.split_id(wildcards.experiment, wildcards.trial)
+@of_job
+def get_evaluation_files(job):
+    """A trial's split's test labels and the split's corrupted test sets."""
+    split = STUDY.split_id(job.experiment, job.trial)
     return {
-        "model": f"{RESULTS}/experiments/{wildcards.experiment}/trial-{wildcards.trial}/model.keras",
-        "test_labels": STUDY.split_files(wildcards.experiment, wildcards.trial)["test_labels"],
-        "corrupted": list(STUDY.corrupted_files(split).values()),
+        "test_labels": split_files(split)["test_labels"],
+        "corrupted": expand(rules.corrupt_test_set.output.images, split=split, corruption=list(STUDY.corruptions)),
     }
 
 
-@one_line_errors
-def get_evaluation_params(wildcards):
-    return STUDY.evaluation_params(wildcards.experiment, wildcards.trial)
+@of_job
+def get_evaluation_params(job):
+    return STUDY.evaluation_params(job.experiment, job.trial)
 
 
-@one_line_errors
-def get_corruption_params(wildcards):
-    return STUDY.corruption_params(wildcards.split, wildcards.corruption)
+@of_job
+def get_corruption_params(job):
+    return STUDY.corruption_params(job.split, job.corruption)
 
 
-@one_line_errors
-def get_noise(wildcards):
-    return STUDY.noise_condition(wildcards.condition)[0]
+@of_job
+def get_noise(job):
+    return STUDY.noise_condition(job.condition)[0]
 
 
-@one_line_errors
-def get_noise_params(wildcards):
-    return STUDY.noise_condition(wildcards.condition)[1]
+@of_job
+def get_noise_params(job):
+    return STUDY.noise_condition(job.condition)[1]
 
 
-@one_line_errors
-def get_sweep(wildcards):
-    return STUDY.sweep(wildcards.sweep)
+@of_job
+def get_sweep(job):
+    return STUDY.sweep(job.sweep)
 
 
-# Training images on which the share of values that clipping changes is measured, per condition.
-CLIPPING_SAMPLE = 2000
-
-
-def clipping_files():
-    return [f"{RESULTS}/tables/clipping/{slug}.json" for slug in STUDY.noise_conditions()]
-
-
-def noise_example_files():
-    return [f"{RESULTS}/plots/noise_examples/{slug}.png" for slug in STUDY.noise_conditions()]
-
-
-def robustness_plot_files():
-    """The two robustness figures, where the study has corruptions."""
-    if not STUDY.corruptions:
-        return []
-    return [f"{RESULTS}/plots/{name}.png" for name in ("corruption_accuracy", "robustness_tradeoff")]
-
-
-def sweep_plot_files():
-    return [f"{RESULTS}/plots/sweeps/{name}.png" for name in STUDY.sweeps]
-
-
-def benchmark_files():
-    """The benchmark file of every job that runs before the runtime plot, from the rules' own
-    benchmark: patterns (so only called after those rules are defined)."""
-    files = [rules.fetch_archive.benchmark, rules.extract_dataset.benchmark]
-    files += expand(rules.split_dataset.benchmark, split=STUDY.split_ids())
-    for t in STUDY.trials():
-        trial = f"{t.trial:02d}"
-        shards = [f"{s:04d}" for s in range(STUDY.shard_count(t.experiment))]
-        files += expand(rules.make_shard.benchmark, experiment=t.experiment, trial=trial, shard=shards)
-        files += expand(rules.train_trial.benchmark, experiment=t.experiment, trial=trial)
-        if STUDY.corruptions:
-            files += expand(rules.evaluate_trial.benchmark, experiment=t.experiment, trial=trial)
-    files += expand(rules.noise_examples.benchmark, condition=STUDY.noise_conditions())
-    split_ids = list(dict.fromkeys(STUDY.split_ids()))
-    files += expand(rules.corrupt_test_set.benchmark, split=split_ids, corruption=list(STUDY.corruptions))
-    files += [r.benchmark for r in (rules.aggregate_trials, rules.summarize, rules.plot_results)]
-    if STUDY.corruptions:
-        files.append(rules.plot_robustness.benchmark)
-    files += expand(rules.plot_sweep.benchmark, sweep=list(STUDY.sweeps))
-    return files
+def descriptions():
+    """Descriptions come from the config here, not from the trials: rewording one redoes the
+    tables, never the training."""
+    return {name: exp["description"] for name, exp in STUDY.experiments.items()}

@@ -1,10 +1,10 @@
 rule fetch_archive:
     output:
-        archive=STUDY.archive,
+        archive="results/data/cifar-10-python.tar.gz",
     log:
-        f"{RESULTS}/logs/fetch_archive.log",
+        "results/logs/fetch_archive.log",
     benchmark:
-        f"{RESULTS}/benchmarks/fetch_archive.tsv"
+        "results/benchmarks/fetch_archive.tsv"
     localrule: True  # cluster nodes often have no internet, and data.archive is a path on this host
     conda:
         ENV
@@ -19,13 +19,16 @@ rule fetch_archive:
 
 rule extract_dataset:
     input:
-        archive=STUDY.archive,
+        archive=rules.fetch_archive.output.archive,
     output:
-        **STUDY.DATASET,
+        train_images="results/data/cifar10/train_images.npy",
+        train_labels="results/data/cifar10/train_labels.npy",
+        test_images="results/data/cifar10/test_images.npy",
+        test_labels="results/data/cifar10/test_labels.npy",
     log:
-        f"{RESULTS}/logs/extract_dataset.log",
+        "results/logs/extract_dataset.log",
     benchmark:
-        f"{RESULTS}/benchmarks/extract_dataset.tsv"
+        "results/benchmarks/extract_dataset.tsv"
     conda:
         ENV
     resources:
@@ -37,14 +40,17 @@ rule extract_dataset:
 
 rule split_dataset:
     input:
-        **STUDY.DATASET,
+        **rules.extract_dataset.output,
     output:
-        **{name: f"{RESULTS}/splits/{{split}}/{name}.npy" for name in STUDY.DATASET},
-        identity=f"{RESULTS}/splits/{{split}}/split.json",
+        train_images="results/splits/{split}/train_images.npy",
+        train_labels="results/splits/{split}/train_labels.npy",
+        test_images="results/splits/{split}/test_images.npy",
+        test_labels="results/splits/{split}/test_labels.npy",
+        identity="results/splits/{split}/split.json",
     log:
-        f"{RESULTS}/logs/split_dataset/{{split}}.log",
+        "results/logs/split_dataset/{split}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/split_dataset/{{split}}.tsv"
+        "results/benchmarks/split_dataset/{split}.tsv"
     conda:
         ENV
     resources:

@@ -4,13 +4,13 @@
 
 rule corrupt_test_set:
     input:
-        test_images=f"{RESULTS}/splits/{{split}}/test_images.npy",
+        test_images=rules.split_dataset.output.test_images,
     output:
-        images=f"{RESULTS}/corrupted/{{split}}/{{corruption}}.npy",
+        images="results/corrupted/{split}/{corruption}.npy",
     log:
-        f"{RESULTS}/logs/corrupt_test_set/{{split}}/{{corruption}}.log",
+        "results/logs/corrupt_test_set/{split}/{corruption}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/corrupt_test_set/{{split}}/{{corruption}}.tsv"
+        "results/benchmarks/corrupt_test_set/{split}/{corruption}.tsv"
     conda:
         ENV
     threads: 1  # a default; profiles change it with set-threads
@@ -26,12 +26,13 @@ rule corrupt_test_set:
 rule evaluate_trial:
     input:
         unpack(get_evaluation_files),
+        model=rules.train_trial.output.model,
     output:
-        robustness=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/robustness.json",
+        robustness="results/experiments/{experiment}/trial-{trial}/robustness.json",
     log:
-        f"{RESULTS}/logs/evaluate_trial/{{experiment}}/trial-{{trial}}.log",
+        "results/logs/evaluate_trial/{experiment}/trial-{trial}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_trial/{{experiment}}/trial-{{trial}}.tsv"
+        "results/benchmarks/evaluate_trial/{experiment}/trial-{trial}.tsv"
     conda:
         TRAIN_ENV
     threads: 2  # a default; profiles change it with set-threads

@@ -2,15 +2,15 @@ rule train_trial:
     input:
         unpack(get_trial_files),
     output:
-        metrics=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/metrics.json",
-        history=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/history.csv",
-        model=f"{RESULTS}/experiments/{{experiment}}/trial-{{trial}}/model.keras",
+        metrics="results/experiments/{experiment}/trial-{trial}/metrics.json",
+        history="results/experiments/{experiment}/trial-{trial}/history.csv",
+        model="results/experiments/{experiment}/trial-{trial}/model.keras",
     log:
-        f"{RESULTS}/logs/train_trial/{{experiment}}/trial-{{trial}}.log",
+        "results/logs/train_trial/{experiment}/trial-{trial}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_trial/{{experiment}}/trial-{{trial}}.tsv"
-    # A failed or preempted trial is retried with more memory and time; it resumes from its last
-    # per-epoch checkpoint (see training_retries).
+        "results/benchmarks/train_trial/{experiment}/trial-{trial}.tsv"
+    # A failed or preempted trial is retried with more memory and time (the profile's retries); it
+    # resumes from its last per-epoch checkpoint (see training_retries).
     retries: training_retries()
     conda:
         TRAIN_ENV
@@ -24,10 +24,12 @@ rule train_trial:
         runtime=train_runtime,
         # Which attempt this is (Snakemake gives scripts no other way to know): each attempt keeps
         # its log as <log>.attempt-<N>.log, since Snakemake deletes the log before a retry.
-        attempt=lambda wildcards, attempt: attempt,
+        attempt=attempt_number,
     params:
         trial=get_trial_params,
-        checkpoint_dir=lambda wildcards: STUDY.checkpoint_dir(wildcards.experiment, wildcards.trial),
+        # where its per-epoch checkpoints go (a path relative to the working directory, so that a
+        # moved checkout retrains nothing)
+        checkpoints=f"{CHECKPOINTS}/{{experiment}}/trial-{{trial}}",
         # what the records of its split and shards must say (the same values their rules were given)
         split=get_trial_split_params,
         shard=get_shard_params,

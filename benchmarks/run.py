@@ -180,8 +180,8 @@ def child_train(args) -> dict:
         seconds = best_of(2, lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True))
     else:  # the workflow's way: uint8 originals + shards on disk, batches streamed
         from cifar_noise.fileio import save_npy
+        from cifar_noise.loops import BatchStream
         from cifar_noise.shards import TrainingImages, build_shard, write_shard
-        from cifar_noise.train import BatchStream
 
         with tempfile.TemporaryDirectory(dir=args.tmp) as folder:
             originals = images(count // 2)
@@ -210,9 +210,10 @@ def child_train(args) -> dict:
 def child_pipeline(args) -> dict:
     """The input pipeline alone, no model: uint8 originals + shards on disk -> shuffled float32
     batches (BatchStream, as a trial streams them), and the test set -> float32 batches (evaluate)."""
+    from cifar_noise.engine import to_inputs
     from cifar_noise.fileio import save_npy
+    from cifar_noise.loops import BatchStream
     from cifar_noise.shards import NpyRows, TrainingImages, build_shard, shard_count, write_shard
-    from cifar_noise.train import BatchStream, to_inputs
 
     train_size, enlarge, shard_size = args.count, 10, 10_000
     folder = Path(args.tmp)
@@ -251,7 +252,7 @@ def child_memory(args) -> dict:
     from cifar_noise.fileio import save_npy
     from cifar_noise.params import TrialParams
     from cifar_noise.shards import build_shard, shard_count, write_shard
-    from cifar_noise.train import run_trial
+    from cifar_noise.train import Runtime, run_trial
 
     train_size, enlarge, shard_size = 50_000, 10, 10_000
     folder = Path(args.tmp)
@@ -292,7 +293,11 @@ def child_memory(args) -> dict:
     }
     started = time.perf_counter()
     metrics = run_trial(
-        params, inputs, outputs, folder / "checkpoints", threads=2, log=lambda m: None, max_steps_per_epoch=args.steps
+        params,
+        inputs,
+        outputs,
+        folder / "checkpoints",
+        Runtime(threads=2, log=lambda m: None, max_steps_per_epoch=args.steps),
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {

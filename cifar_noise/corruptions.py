@@ -169,7 +169,7 @@ def _evaluate_on_corruptions(params: dict, inputs: dict, log: Callable[[str], No
     """Accuracy and loss of the trained model on every corruption and severity; the test images per set."""
     import keras
 
-    from .train import eval_batch_size, evaluate, predictor
+    from .evaluation import eval_batch_size, evaluate, predictor
 
     all_labels = np.load(inputs["test_labels"])
     labels = all_labels[subset_indices(len(all_labels), params["test_size"], params["split_seed"])]

@@ -5,7 +5,7 @@ from cifar_noise.checkpoints import checkpointed_epoch
 from cifar_noise.gpus import claim_for_job
 from cifar_noise.identity import SPLIT_FILES
 from cifar_noise.params import TrialParams
-from cifar_noise.train import run_trial
+from cifar_noise.train import Runtime, run_trial
 
 
 def main(snakemake):
@@ -24,10 +24,12 @@ def main(snakemake):
         inputs,
         outputs,
         snakemake.params.checkpoints,
-        threads=snakemake.threads,
-        log=job.log,
-        gpu=memory_fraction is not None,
-        gpu_memory_fraction=memory_fraction,
+        Runtime(
+            threads=snakemake.threads,
+            log=job.log,
+            gpu=memory_fraction is not None,
+            gpu_memory_fraction=memory_fraction,
+        ),
         identities=identities,
     )
 

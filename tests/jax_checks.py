@@ -41,8 +41,8 @@ def follow_train_on_batch(folder: str, images: int, batch: int, epochs: int, ste
     import keras
 
     from cifar_noise.engine import CompiledLoop, compiled_predict, to_inputs
+    from cifar_noise.loops import Progress, StreamingLoop, epoch_order
     from cifar_noise.models import build_model
-    from cifar_noise.train import Progress, StreamingLoop, epoch_order
 
     data = _training_images(Path(folder), images)
 
@@ -78,7 +78,7 @@ def follow_train_on_batch(folder: str, images: int, batch: int, epochs: int, ste
 
 def trial(folder: str, images: int, epochs: int, batch: int, precision: str = "float32", **run) -> dict:
     """run_trial on ``images`` labelled images x 2 (Gaussian copies); its metrics.json."""
-    from cifar_noise.train import run_trial
+    from cifar_noise.train import Runtime, run_trial
 
     folder = Path(folder)
     inputs = _trial_inputs(folder, images)
@@ -95,7 +95,7 @@ def trial(folder: str, images: int, epochs: int, batch: int, precision: str = "f
     )
     outputs = {name: str(folder / "out" / name) for name in ("model.keras", "history.csv", "metrics.json")}
     outputs = dict(zip(("model", "history", "metrics"), outputs.values(), strict=True))
-    return run_trial(params, inputs, outputs, folder / "checkpoints", log=print, progress_seconds=1, **run)
+    return run_trial(params, inputs, outputs, folder / "checkpoints", Runtime(progress_seconds=1, **run))
 
 
 def _trial_inputs(folder: Path, images: int) -> dict:

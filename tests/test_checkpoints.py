@@ -16,7 +16,7 @@ from fixtures import labelled_images, trial_params
 from workflow_runner import REPO, RESULT_KEYS
 
 from cifar_noise.fileio import file_digest, save_npy
-from cifar_noise.train import run_trial
+from cifar_noise.train import Runtime, run_trial
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, data):
     folder = tmp_path_factory.mktemp("reference")
-    return numbers(run_trial(PARAMS, data, outputs_in(folder), folder / "checkpoints", log=lambda _: None))
+    return numbers(run_trial(PARAMS, data, outputs_in(folder), folder / "checkpoints", Runtime(log=lambda _: None)))
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +67,14 @@ def after_epoch_one(tmp_path_factory, data):
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        run_trial(PARAMS, data, outputs_in(folder), folder / "checkpoints", log=stop_in_epoch_two)
+        run_trial(PARAMS, data, outputs_in(folder), folder / "checkpoints", Runtime(log=stop_in_epoch_two))
     assert json.loads((folder / "checkpoints/state.json").read_text())["epoch"] == 1
     return folder / "checkpoints"
 
 
 def rerun(tmp_path, data, checkpoints):
     lines = []
-    metrics = run_trial(PARAMS, data, outputs_in(tmp_path), checkpoints, log=lines.append)
+    metrics = run_trial(PARAMS, data, outputs_in(tmp_path), checkpoints, Runtime(log=lines.append))
     return metrics, "\n".join(lines)
 
 
@@ -172,7 +172,7 @@ import json, os, signal, sys
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
 import keras
 from test_checkpoints import PARAMS
-from cifar_noise.train import run_trial
+from cifar_noise.train import Runtime, run_trial
 args = json.loads(sys.argv[2])
 real_save = keras.Model.save
 def save(model, path, *a, **k):
@@ -182,7 +182,7 @@ def save(model, path, *a, **k):
             f.truncate(os.path.getsize(path) // 2)  # half of it on disk when the kill comes
         os.kill(os.getpid(), signal.SIGKILL)
 keras.Model.save = save
-run_trial(PARAMS, args["inputs"], args["outputs"], args["checkpoints"], log=lambda _: None)
+run_trial(PARAMS, args["inputs"], args["outputs"], args["checkpoints"], Runtime(log=lambda _: None))
 """
 
 

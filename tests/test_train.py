@@ -2,9 +2,11 @@ import numpy as np
 import pytest
 from fixtures import decode_index, decode_label, labelled_images, write_shards
 
+from cifar_noise.evaluation import evaluate
 from cifar_noise.fileio import save_npy
+from cifar_noise.loops import BatchStream, epoch_order
 from cifar_noise.shards import NpyRows, TrainingImages
-from cifar_noise.train import BatchStream, _history_csv, epoch_order, evaluate
+from cifar_noise.train import _history_csv
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ def child_trials(spec: dict) -> list[dict]:
     """run_trial for each of spec["trials"] in turn; the last epoch's speed (the first compiles)."""
     from cifar_noise import engine
     from cifar_noise.models import flops_per_image
-    from cifar_noise.train import run_trial
+    from cifar_noise.train import Runtime, run_trial
 
     results = []
     for i, trial in enumerate(spec["trials"]):
@@ -95,10 +95,7 @@ def child_trials(spec: dict) -> list[dict]:
             spec["inputs"],
             {name: out / name for name in ("model", "history", "metrics")},
             out / "checkpoints",
-            threads=2,
-            log=lambda _: None,
-            gpu=spec["gpu"],
-            gpu_memory_fraction=spec.get("memory_fraction"),
+            Runtime(threads=2, log=lambda _: None, gpu=spec["gpu"], gpu_memory_fraction=spec.get("memory_fraction")),
         )
         last = json.loads((out / "metrics").read_text())  # the same record, from disk
         history = (out / "history").read_text().splitlines()

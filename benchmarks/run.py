@@ -18,7 +18,7 @@ import os
 import platform
 import random
 import resource
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -406,7 +406,7 @@ def main() -> None:
     Path(args.out + ".json").write_text(json.dumps(results, indent=2) + "\n")
     Path(args.out + ".md").write_text(report(results))
     print(report(results))
-    subprocess.run(["rm", "-rf", tmp])
+    shutil.rmtree(tmp)
 
 
 def report(r: dict) -> str:

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import platform
 import random
 import resource
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 from children import ChildFailed, child_main, run_child  # noqa: E402
+from reporting import blocks, document, table  # noqa: E402
 
 from cifar_noise.noise import DEFAULT_PARAMS  # noqa: E402
 from cifar_noise.provenance import cpu_name  # noqa: E402
@@ -37,6 +40,12 @@ from cifar_noise.provenance import cpu_name  # noqa: E402
 # ---------------------------------------------------------------------------------------------
 # The notebook's per-pixel loops, transcribed faithfully (float64 images, Python's random module,
 # one element at a time): the baseline the vectorised noise is measured against.
+
+
+def every_pixel(x) -> Iterator[tuple[int, int, int]]:
+    """(image, row, column) of every pixel, in the order of the notebook's three nested loops
+    (``for i``, ``for a``, ``for b``: the last the fastest)."""
+    return itertools.product(range(x.shape[0]), range(x.shape[1]), range(x.shape[2]))
 
 
 def notebook_regional(x):
@@ -55,26 +64,20 @@ def notebook_regional(x):
 
 def notebook_salt_pepper(x):
     x = x.copy()
-    shape = x.shape
-    for i in range(shape[0]):
-        for a in range(shape[1]):
-            for b in range(shape[2]):
-                if random.random() < 0.1:
-                    x[i][a][b][0] += 100 * (random.random() - 0.5)
-                    x[i][a][b][1] += 100 * (random.random() - 0.5)
-                    x[i][a][b][2] += 100 * (random.random() - 0.5)
+    for i, a, b in every_pixel(x):
+        if random.random() < 0.1:
+            x[i][a][b][0] += 100 * (random.random() - 0.5)
+            x[i][a][b][1] += 100 * (random.random() - 0.5)
+            x[i][a][b][2] += 100 * (random.random() - 0.5)
     return x
 
 
 def notebook_gaussian(x):
     x = x.copy()
-    shape = x.shape
-    for i in range(shape[0]):
-        for a in range(shape[1]):
-            for b in range(shape[2]):
-                x[i][a][b][0] += random.gauss(0, 20)
-                x[i][a][b][1] += random.gauss(0, 20)
-                x[i][a][b][2] += random.gauss(0, 20)
+    for i, a, b in every_pixel(x):
+        x[i][a][b][0] += random.gauss(0, 20)
+        x[i][a][b][1] += random.gauss(0, 20)
+        x[i][a][b][2] += random.gauss(0, 20)
     return x
 
 
@@ -408,91 +411,104 @@ def main() -> None:
     Path(args.out + ".json").write_text(json.dumps(results, indent=2) + "\n")
     Path(args.out + ".md").write_text(report(results))
     print(report(results))
-    subprocess.run(["rm", "-rf", tmp])
+    shutil.rmtree(tmp)
 
 
 def report(r: dict) -> str:
-    peak = r["matmul"]["gflops"]
+    """OUT.md: the machine and its peak, then one section per measurement, in the order they ran."""
+    sections = (machine_section, noise_section, training_section, pipeline_section, memory_section)
+    return document(section(r) for section in sections)
+
+
+def machine_section(r: dict) -> list[str]:
     m = r["machine"]
-    lines = [
+    return blocks(
         f"# Benchmarks ({m['date']})",
-        "",
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}. float32 matrix product "
-        f"(numpy, all cores): **{peak:.0f} GFLOP/s**, the peak that training is compared with.",
-        "",
+        f"(numpy, all cores): **{r['matmul']['gflops']:.0f} GFLOP/s**, the peak that training is compared with.",
+    )
+
+
+def noise_section(r: dict) -> list[str]:
+    """Our shards against the notebook's loop and a plain copy; then the Gaussian's goodness of fit."""
+    rows = [
+        f"| {n['kind']} | {fmt(n['images_per_second'])} | {fmt(n['images_per_second_with_write'])} "
+        f"| {fmt(n['notebook_images_per_second'])} "
+        f"| {n['images_per_second'] / n['notebook_images_per_second']:,.0f}× "
+        f"| {fmt(n['memcpy_images_per_second'])} "
+        f"| {n['images_per_second'] / n['memcpy_images_per_second']:.1%} |"
+        for n in r["noise"]
+    ]
+    law = r["gaussian_law"]
+    return blocks(
         "## Noise shards",
-        "",
         "One shard of perturbed copies generated with both cores (`build_shard`), then written as .npy; "
         "the notebook's per-pixel loop on a small sample; a plain memory copy of the same bytes as the "
         "physical bound. Images per second:",
-        "",
-        "| noise | ours | ours incl. writing | notebook loop | × notebook | memory copy | share of copy speed |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for n in r["noise"]:
-        lines.append(
-            f"| {n['kind']} | {fmt(n['images_per_second'])} | {fmt(n['images_per_second_with_write'])} "
-            f"| {fmt(n['notebook_images_per_second'])} "
-            f"| {n['images_per_second'] / n['notebook_images_per_second']:,.0f}× "
-            f"| {fmt(n['memcpy_images_per_second'])} "
-            f"| {n['images_per_second'] / n['memcpy_images_per_second']:.1%} |"
-        )
-    law = r["gaussian_law"]
-    lines += [
-        "",
+        table(
+            "| noise | ours | ours incl. writing | notebook loop | × notebook | memory copy | share of copy speed |",
+            rows,
+        ),
         f"The table-sampled Gaussian against the exact law of round(N(0, 20²)): χ² = {law['chi2']:.1f} "
         f"on {law['cells'] - 1} degrees of freedom over {law['values']:,} values, p = {law['p_value']:.3f}.",
-        "",
+    )
+
+
+def training_section(r: dict) -> list[str]:
+    """Each training variant's speed, and the share of the matmul peak its FLOPs come to."""
+    peak = r["matmul"]["gflops"]
+    rows = []
+    for t in r["train"]:
+        share = t["images_per_second"] * t["flops_per_image"] / 1e9 / peak
+        rows.append(
+            f"| {t['backend']} | {t['mode']} | {t['jit']} | {t['threads']} | {t['batch']} "
+            f"| {'yes' if t['deterministic'] else 'no'} | {fmt(t['images_per_second'])} | {share:.0%} |"
+        )
+    return blocks(
         "## Training throughput (seed_a, CPU)",
-        "",
         f"seed_a costs {r['train'][0]['flops_per_image'] / 1e6:.0f} MFLOP per image (forward + backward). "
         "`stream` is the workflow's loop (uint8 originals and shard on disk, batches converted in a "
         "background thread, `train_on_batch`); `fit` is a plain `model.fit` on an in-memory float32 "
         "array, as the notebook did.",
-        "",
-        "| backend | pipeline | XLA (jit_compile) | threads | batch | deterministic ops | images/s "
-        "| share of matmul peak |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for t in r["train"]:
-        share = t["images_per_second"] * t["flops_per_image"] / 1e9 / peak
-        lines.append(
-            f"| {t['backend']} | {t['mode']} | {t['jit']} | {t['threads']} | {t['batch']} "
-            f"| {'yes' if t['deterministic'] else 'no'} | {fmt(t['images_per_second'])} | {share:.0%} |"
-        )
+        table(
+            "| backend | pipeline | XLA (jit_compile) | threads | batch | deterministic ops | images/s "
+            "| share of matmul peak |",
+            rows,
+        ),
+    )
+
+
+def pipeline_section(r: dict) -> list[str]:
+    """The input pipeline's speed next to the training's; it ends on streaming against fit (the
+    first two training variants), which the pipeline's figures explain."""
     pipe = r["pipeline"]
-    train_128 = r["train"][0]["images_per_second"]
-    lines += [
-        "",
+    stream, fit = r["train"][0], r["train"][1]
+    rows = [f"| training batches | {b} | {fmt(v)} |" for b, v in pipe["train"].items()]
+    rows += [f"| evaluation batches | {b} | {fmt(v)} |" for b, v in pipe["eval"].items()]
+    return blocks(
         "## Input pipeline alone (no model)",
-        "",
         f"A trial's input without training: {pipe['train_images']:,} training images (uint8 originals + "
         "shards of Gaussian copies on disk) read in a shuffled order and converted to float32 batches "
         "with one-hot labels by the workflow's `BatchStream` (one reader thread beside the training "
         f"thread), and {pipe['eval_images']:,} test images read in order and converted as `evaluate` does. "
-        f"Goal: 50,000 images/s per trial. Next to it, the streaming training above: {fmt(train_128)} images/s.",
-        "",
-        "| stage | batch | images/s |",
-        "|---|---|---|",
-    ]
-    lines += [f"| training batches | {b} | {fmt(v)} |" for b, v in pipe["train"].items()]
-    lines += [f"| evaluation batches | {b} | {fmt(v)} |" for b, v in pipe["eval"].items()]
-    stream, fit = r["train"][0], r["train"][1]
-    lines += [
-        "",
+        "Goal: 50,000 images/s per trial. Next to it, the streaming training above: "
+        f"{fmt(stream['images_per_second'])} images/s.",
+        table("| stage | batch | images/s |", rows),
         f"Streaming from shards vs in-memory fit: **{stream['images_per_second'] / fit['images_per_second']:.2f}×**.",
-        "",
+    )
+
+
+def memory_section(r: dict) -> list[str]:
+    memory = r["memory"]
+    return blocks(
         "## Memory",
-        "",
-        f"One trial on {r['memory']['train_images']:,} training images (50,000 × 10, "
-        f"{r['memory']['shard_gib']:.2f} GiB of uint8 shards), {r['memory']['steps']} training steps of 128, "
-        f"then evaluation on {r['memory']['test_images']:,} test images, streamed: peak RSS "
-        f"**{r['memory']['peak_rss_gib']:.2f} GiB** (the same images as one float32 array: "
-        f"{r['memory']['float32_in_memory_gib']:.1f} GiB; as the notebook's float64: "
-        f"{r['memory']['float64_in_memory_gib']:.1f} GiB).",
-        "",
-    ]
-    return "\n".join(lines)
+        f"One trial on {memory['train_images']:,} training images (50,000 × 10, "
+        f"{memory['shard_gib']:.2f} GiB of uint8 shards), {memory['steps']} training steps of 128, "
+        f"then evaluation on {memory['test_images']:,} test images, streamed: peak RSS "
+        f"**{memory['peak_rss_gib']:.2f} GiB** (the same images as one float32 array: "
+        f"{memory['float32_in_memory_gib']:.1f} GiB; as the notebook's float64: "
+        f"{memory['float64_in_memory_gib']:.1f} GiB).",
+    )
 
 
 if __name__ == "__main__" and not child_main(

@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks"), str(Path(__file__).resolve().parent)]
 
 from children import ChildFailed, child_main, run_child, run_children  # noqa: E402
+from reporting import blocks, document, table  # noqa: E402
 
 from cifar_noise.provenance import cpu_name, package_versions  # noqa: E402
 
@@ -475,126 +476,172 @@ def main() -> None:
 
 
 def report(r: dict) -> str:
+    """OUT.md: the machine and how far the run got, then each part that has figures so far."""
+    sections = (
+        machine_section,
+        flops_section,
+        matmul_section,
+        data_section,
+        trials_section,
+        fit_section,
+        ceiling_section,
+        concurrent_section,
+        study_section,
+    )
+    return document(section(r) for section in sections)
+
+
+def matmul_peak(r: dict) -> dict:
+    """The matrix-product rates of part d ({} until measured)."""
+    return r.get("ceiling", {}).get("matmul_flops", {})
+
+
+def share(r: dict, images_per_second: float, architecture: str = "seed_a") -> str:
+    """Three cells: the TFLOP/s a speed comes to, and its shares of the bfloat16 and float32 matrix-product
+    rates; one "-" until both the FLOP count and the rates are measured."""
+    peak = matmul_peak(r)
+    rate = images_per_second * r.get("flops_per_image", {}).get(architecture, 0)
+    if not peak or not rate:
+        return "-"
+    return f"{rate / 1e12:,.1f} | {100 * rate / peak['bfloat16']:.1f}% | {100 * rate / peak['float32']:.1f}%"
+
+
+def machine_section(r: dict) -> list[str]:
     env = r["environment"]
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
-    lines = [
+    smoke = ["**CPU smoke run of the script: these are not GPU figures.**"] if env["cpu_mode"] else []
+    return blocks(
         f"# GPU measurement ({env['date']})",
-        "",
         f"Machine: {env.get('nvidia_smi', 'no GPU')}; {env['cpu']}, {env['cores']} cores. Versions: {versions}.",
-        "",
         f"Run: **{r['status']}**.",
-        "",
-    ]
-    if env["cpu_mode"]:
-        lines += ["**CPU smoke run of the script: these are not GPU figures.**", ""]
-    peak = r.get("ceiling", {}).get("matmul_flops", {})
+        *smoke,
+    )
+
+
+def flops_section(r: dict) -> list[str]:
+    """The one FLOP count that every TFLOP/s column is computed from."""
     flops = r.get("flops_per_image", {})
+    if not flops:
+        return []
+    return blocks(
+        "Training FLOPs per image (forward + backward, `cifar_noise.models.flops_per_image`): "
+        + ", ".join(f"{a} {f / 1e6:.0f} M" for a, f in flops.items())
+        + ". TFLOP/s columns: images/s x that; the shares are of the matrix-product rates below."
+    )
 
-    def share(images_per_second: float, architecture: str = "seed_a") -> str:
-        rate = images_per_second * flops.get(architecture, 0)
-        if not peak or not rate:
-            return "-"
-        return f"{rate / 1e12:,.1f} | {100 * rate / peak['bfloat16']:.1f}% | {100 * rate / peak['float32']:.1f}%"
 
-    if flops:
-        lines += [
-            "Training FLOPs per image (forward + backward, `cifar_noise.models.flops_per_image`): "
-            + ", ".join(f"{a} {f / 1e6:.0f} M" for a, f in flops.items())
-            + ". TFLOP/s columns: images/s x that; the shares are of the matrix-product rates below.",
-            "",
-        ]
-    if peak:
-        lines += [
-            "## d. The GPU's matrix-product rate",
-            "",
-            f"{peak['size']} x {peak['size']} products, jitted JAX: bfloat16 **{peak['bfloat16'] / 1e12:,.0f} "
-            "TFLOP/s**, float32 (JAX's "
-            f"default precision) **{peak['float32'] / 1e12:,.0f} TFLOP/s**.",
-            "",
-        ]
-    if r.get("data"):
-        d = r["data"]
-        lines += [
-            f"Trials a and e: {d['train_size']:,} random images x {d['enlarge']} (the originals and Gaussian copies in "
-            f"shards), {d['epochs']} epochs; the speed is the last epoch's (the first compiles). Evaluation on "
-            f"{d['test_images']:,} images.",
-            "",
-        ]
-    if r.get("trials"):
-        lines += [
-            "## a. The workflow's own trial (`run_trial`, Keras on JAX, the compiled engine)",
-            "",
+def matmul_section(r: dict) -> list[str]:
+    """Part d comes first: the other parts are given as shares of it."""
+    peak = matmul_peak(r)
+    if not peak:
+        return []
+    return blocks(
+        "## d. The GPU's matrix-product rate",
+        f"{peak['size']} x {peak['size']} products, jitted JAX: bfloat16 **{peak['bfloat16'] / 1e12:,.0f} TFLOP/s**, "
+        f"float32 (JAX's default precision) **{peak['float32'] / 1e12:,.0f} TFLOP/s**.",
+    )
+
+
+def data_section(r: dict) -> list[str]:
+    if not r.get("data"):
+        return []
+    d = r["data"]
+    return blocks(
+        f"Trials a and e: {d['train_size']:,} random images x {d['enlarge']} (the originals and Gaussian copies in "
+        f"shards), {d['epochs']} epochs; the speed is the last epoch's (the first compiles). Evaluation on "
+        f"{d['test_images']:,} images."
+    )
+
+
+def trials_section(r: dict) -> list[str]:
+    if not r.get("trials"):
+        return []
+    rows = [
+        f"| {t['architecture']} | {t['batch']} | {t['precision']} | {t['steps']} | {t['images_per_second']:,.0f} "
+        f"| {share(r, t['images_per_second'], t['architecture'])} | {t['eval_images_per_second']:,.0f} "
+        f"| {t['device']} |"
+        for t in r["trials"]
+    ]
+    return blocks(
+        "## a. The workflow's own trial (`run_trial`, Keras on JAX, the compiled engine)",
+        table(
             "| architecture | batch | precision | steps a call | images/s | TFLOP/s | of bf16 peak | of fp32 peak "
             "| evaluation images/s | device |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for t in r["trials"]:
-            speed, evaluation = t["images_per_second"], t["eval_images_per_second"]
-            lines.append(
-                f"| {t['architecture']} | {t['batch']} | {t['precision']} | {t['steps']} | {speed:,.0f} "
-                f"| {share(speed, t['architecture'])} | {evaluation:,.0f} | {t['device']} |"
-            )
-        lines.append("")
-    if r.get("fit"):
-        lines += [
-            "## b. A plain `model.fit` on in-memory float32 arrays (seed_a, batch 128, jit_compile=True)",
-            "",
-            "| Keras backend | images/s | TFLOP/s | of bf16 peak | of fp32 peak | device |",
-            "|---|---|---|---|---|---|",
-        ]
-        for f in r["fit"]:
-            if "error" in f:
-                lines.append(f"| {f['backend']} | failed: {f['error']} | | | | |")
-            else:
-                speed = f["images_per_second"]
-                lines.append(f"| {f['backend']} | {speed:,.0f} | {share(speed)} | {f['device']} |")
-        lines.append("")
-    if r.get("ceiling", {}).get("train"):
-        lines += [
-            "## c. The ceiling: a hand-written JAX training loop of seed_a (images on the GPU, lax.scan)",
-            "",
-            "| precision | batch | images/s | TFLOP/s | of bf16 peak | of fp32 peak |",
-            "|---|---|---|---|---|---|",
-        ]
-        for c in r["ceiling"]["train"]:
-            lines.append(
-                f"| {c['dtype']} | {c['batch']} | {c['images_per_second']:,.0f} | {share(c['images_per_second'])} |"
-            )
-        lines.append("")
-    if r.get("concurrent"):
-        lines += [
-            "## e. seed_a trials sharing the GPU (batch 128, float32, each 1/n of 90% of its memory)",
-            "",
-            "| trials | images/s summed | each |",
-            "|---|---|---|",
-        ]
-        for c in r["concurrent"]:
-            each = ", ".join(f"{v:,.0f}" for v in c["each"])
-            lines.append(f"| {c['trials']} | {c['images_per_second_summed']:,.0f} | {each} |")
-        lines.append("")
-    if r.get("study"):
-        s = r["study"]
-        if "returncode" not in s:
-            state = "**still running** (so far)"
-        elif s["finished"]:
-            state = "finished"
+            rows,
+        ),
+    )
+
+
+def fit_section(r: dict) -> list[str]:
+    """Part b; a backend that failed (torch not installed, say) keeps its row, with the error."""
+    if not r.get("fit"):
+        return []
+    rows = []
+    for f in r["fit"]:
+        if "error" in f:
+            rows.append(f"| {f['backend']} | failed: {f['error']} | | | | |")
         else:
-            state = f"**stopped by {s['stopped_by']}**" if s["stopped_by"] else f"**failed** ({s['returncode']})"
-        if s["trials_done_before"]:
-            state += f" (carried on from an earlier run that had finished {s['trials_done_before']} trials)"
-        lines += [
-            "## f. The full default study",
-            "",
-            f"Snakemake, {s['trials_per_gpu']} jobs per GPU, {r['study_archive']} archive: {state} in "
-            f"**{s['wall_seconds']:.0f} s** (goal {STUDY_GOAL_SECONDS} s, from the archive to the report): "
-            f"{s['trials_done']} of {s['trials_planned']} trials and {s['evaluations_done']} evaluations on the "
-            f"corrupted sets; {s['trained_images']:,} training images, {s['evaluated_images']:,} test images; "
-            f"devices {', '.join(s['devices']) or '-'}, backends "
-            f"{', '.join(s['backends']) or '-'}. Training summed over the trials: {s['train_seconds_summed']:.0f} s; "
-            f"the study's training is {r['study_flops'] / 1e15:.2f} PFLOP.",
-            "",
-        ]
-    return "\n".join(lines)
+            speed = f["images_per_second"]
+            rows.append(f"| {f['backend']} | {speed:,.0f} | {share(r, speed)} | {f['device']} |")
+    return blocks(
+        "## b. A plain `model.fit` on in-memory float32 arrays (seed_a, batch 128, jit_compile=True)",
+        table("| Keras backend | images/s | TFLOP/s | of bf16 peak | of fp32 peak | device |", rows),
+    )
+
+
+def ceiling_section(r: dict) -> list[str]:
+    if not r.get("ceiling", {}).get("train"):
+        return []
+    rows = [
+        f"| {c['dtype']} | {c['batch']} | {c['images_per_second']:,.0f} | {share(r, c['images_per_second'])} |"
+        for c in r["ceiling"]["train"]
+    ]
+    return blocks(
+        "## c. The ceiling: a hand-written JAX training loop of seed_a (images on the GPU, lax.scan)",
+        table("| precision | batch | images/s | TFLOP/s | of bf16 peak | of fp32 peak |", rows),
+    )
+
+
+def concurrent_section(r: dict) -> list[str]:
+    if not r.get("concurrent"):
+        return []
+    rows = [
+        f"| {c['trials']} | {c['images_per_second_summed']:,.0f} | {', '.join(f'{v:,.0f}' for v in c['each'])} |"
+        for c in r["concurrent"]
+    ]
+    return blocks(
+        "## e. seed_a trials sharing the GPU (batch 128, float32, each 1/n of 90% of its memory)",
+        table("| trials | images/s summed | each |", rows),
+    )
+
+
+def study_outcome(s: dict) -> str:
+    """How the study ended: a state saved while it runs has no returncode yet."""
+    if "returncode" not in s:
+        outcome = "**still running** (so far)"
+    elif s["finished"]:
+        outcome = "finished"
+    else:
+        outcome = f"**stopped by {s['stopped_by']}**" if s["stopped_by"] else f"**failed** ({s['returncode']})"
+    if s["trials_done_before"]:
+        outcome += f" (carried on from an earlier run that had finished {s['trials_done_before']} trials)"
+    return outcome
+
+
+def study_section(r: dict) -> list[str]:
+    if not r.get("study"):
+        return []
+    s = r["study"]
+    return blocks(
+        "## f. The full default study",
+        f"Snakemake, {s['trials_per_gpu']} jobs per GPU, {r['study_archive']} archive: {study_outcome(s)} in "
+        f"**{s['wall_seconds']:.0f} s** (goal {STUDY_GOAL_SECONDS} s, from the archive to the report): "
+        f"{s['trials_done']} of {s['trials_planned']} trials and {s['evaluations_done']} evaluations on the "
+        f"corrupted sets; {s['trained_images']:,} training images, {s['evaluated_images']:,} test images; "
+        f"devices {', '.join(s['devices']) or '-'}, backends "
+        f"{', '.join(s['backends']) or '-'}. Training summed over the trials: {s['train_seconds_summed']:.0f} s; "
+        f"the study's training is {r['study_flops'] / 1e15:.2f} PFLOP.",
+    )
 
 
 if __name__ == "__main__" and not child_main(

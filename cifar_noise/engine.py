@@ -13,7 +13,7 @@ read back. On a GPU that overhead, not the arithmetic, sets the pace. Here inste
 
 Each step is Keras's own ``train_step`` (the model's loss, its regularisation, its optimizer), fed
 with freshly reset metrics as ``train_on_batch`` does, so the weights follow ``train_on_batch``'s
-within float tolerance (tests/test_engine.py). The epoch order is the streaming loop's
+within float tolerance (tests/unit/test_engine.py). The epoch order is the streaming loop's
 (``epoch_order(size, seed, epoch)``), so checkpoints and resumes mean the same on every backend.
 """
 

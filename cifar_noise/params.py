@@ -7,7 +7,7 @@ a description must not retrain anything. The rule passes ``dataclasses.asdict(..
 and the script rebuilds the record; ``metrics.json`` records it as a JSON object.
 
 The field order is the order of that JSON object (and of the params Snakemake compares between
-runs): add new fields at the end. Defaults are the config schema's (tests/test_config.py checks).
+runs): add new fields at the end. Defaults are the config schema's (tests/unit/test_config.py checks).
 """
 
 from __future__ import annotations

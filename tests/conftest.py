@@ -1,16 +1,10 @@
 import os
-import sys
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixtures import write_tiny_archive
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from fixtures import write_tiny_archive  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -19,16 +13,6 @@ def tiny_archive(tmp_path_factory) -> tuple[Path, str]:
     path = tmp_path_factory.mktemp("data") / "cifar-10-python.tar.gz"
     md5 = write_tiny_archive(path)
     return path, md5
-
-
-def real_archive() -> Path:
-    """The real CIFAR-10 archive: $CIFAR10_ARCHIVE, or ../shared/data/ beside the repository."""
-    path = Path(os.environ.get("CIFAR10_ARCHIVE", REPO.parent / "shared" / "data" / "cifar-10-python.tar.gz"))
-    if not path.exists():
-        if os.environ.get("CIFAR10_REQUIRE_REAL"):
-            pytest.fail(f"real CIFAR-10 archive not found at {path} (CIFAR10_REQUIRE_REAL is set)")
-        pytest.skip(f"real CIFAR-10 archive not found at {path}; set CIFAR10_ARCHIVE")
-    return path
 
 
 @pytest.fixture(scope="session")

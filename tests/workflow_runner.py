@@ -2,66 +2,36 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
-TINY_EXPERIMENT = {
-    "train_size": 200,
-    "test_set": "official",
-    "architecture": "seed_a",
-    "epochs": 1,
-    "batch_size": 50,
-    "trials": 2,
-}
-
-
-# Two small corrupted test sets (3 severities in all) on 60 of each split's 100 test images. The
-# tiny study evaluates every trial on them; other tiny configs leave corruptions out (an
+# The tiny study (config/tiny.yaml, a user can run it too): every noise, two trials each, a
+# step-matched baseline, the unpaired-labels bug, the Gaussian unclipped and a two-point sweep.
+TINY = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
+# Its experiments' common settings, for the tests' own small configs.
+TINY_EXPERIMENT = {key: value for key, value in TINY["experiments"]["baseline"].items() if key != "noise"}
+# Its two small corrupted test sets (3 severities in all) on 60 of each split's 100 test images.
+# The tiny study evaluates every trial on them; other tiny configs leave corruptions out (an
 # evaluation job per trial costs its backend's start-up, and they test other things).
-TINY_CORRUPTIONS = {
-    "test_size": 60,
-    "sets": {
-        "gaussian": {"noise": "gaussian", "vary": "sigma", "severities": [10, 30]},
-        "impulse": {"noise": "impulse", "vary": "amount", "severities": [0.05]},
-    },
-}
+TINY_CORRUPTIONS = TINY["corruptions"]
 
 
 def tiny_config(url: str | None = None, md5: str | None = None, **extra) -> dict:
-    """Every noise, two trials each, on the tiny archive, plus the step-matched baseline (created by
-    the workflow), an unpaired-labels twin of the baseline, the Gaussian unclipped and a two-point
-    sweep (18 trials, about two minutes on 2 cores)."""
-    config = {
-        "seed": 7,
-        "data": {"url": url or "file:///nonexistent", "md5": md5},
-        "shards": {"size": 150},
-        "corruptions": {"sets": {}},
-        "experiments": {
-            "baseline": {**TINY_EXPERIMENT, "noise": "none"},
-            "unpaired": {**TINY_EXPERIMENT, "noise": "none", "shuffle": "unpaired"},
-            "regional": {**TINY_EXPERIMENT, "noise": "regional", "enlarge": 2, "baseline": "baseline"},
-            "salt_pepper": {**TINY_EXPERIMENT, "noise": "salt_pepper", "enlarge": 2, "baseline": "baseline"},
-            "gaussian": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "baseline": "baseline"},
-            "cutout": {**TINY_EXPERIMENT, "noise": "cutout", "enlarge": 2, "baseline": "baseline"},
-            # the notebook's unclipped noise (int16 shards), compared trial by trial with the clipped one
-            "unclipped": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "clip": False, "baseline": "gaussian"},
-        },
-        "sweeps": {
-            "sigma": {
-                "vary": "sigma",
-                "values": [5, 20],
-                "experiment": {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2},
-            },
-        },
-    }
+    """The tiny study on the tests' archive at ``url``, without corrupted test sets unless ``extra``
+    gives them (18 trials, about two minutes on 2 cores); ``extra`` replaces whole sections."""
+    config = copy.deepcopy(TINY)
+    config.update(data={"url": url or "file:///nonexistent", "md5": md5}, corruptions={"sets": {}})
     config.update(extra)
     return config
 
@@ -201,3 +171,36 @@ def planned_jobs(dry_run: str) -> list[tuple[str, str]]:
             jobs.append((rule, line.split(":", 1)[1].split(",")[0].strip()))
             rule = None
     return jobs
+
+
+def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> None:
+    """SIGKILL snakemake and everything it started as soon as ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"snakemake ended before the kill:\n{process.stdout.read()[-3000:]}")
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise AssertionError("the moment to kill never came")
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def resume(workdir, config, *targets):
+    """What README tells users to do after a killed run."""
+    snakemake(workdir, "--unlock", config=config)
+    snakemake(workdir, "--rerun-incomplete", *targets, config=config)
+
+
+def run_with_jax(check: str, timeout: float = 900, **arguments) -> dict:
+    """A check of tests/jax_checks.py in a fresh interpreter on Keras's JAX backend."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tests/jax_checks.py"), check, json.dumps(arguments)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**snakemake_env(), "KERAS_BACKEND": "jax"},
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -56,7 +56,7 @@ def broken(path: str, value):
     return config
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "config/demo.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml"] + sorted(f"config/{p.name}" for p in (REPO / "config").glob("*.yaml")))
 def test_shipped_configs_are_valid(name):
     assert make_study(yaml.safe_load((REPO / name).read_text())).trials()
 
@@ -492,3 +492,16 @@ def test_precision_is_a_parameter_of_every_trial():
     assert make_study(config).trial_params("base", 1).precision == "bfloat16"
     with pytest.raises(StudyError, match=r"training\.precision: 'float16' is not one of \['float32', 'bfloat16'\]"):
         validate_config(broken("training.precision", "float16"))
+
+
+def test_the_config_reference_names_every_key_of_an_experiment_and_of_a_sweep():
+    from cifar_noise.schema import load_schema
+
+    schema = load_schema()
+    text = (REPO / "config/README.md").read_text()
+    experiment = next(line for line in text.splitlines() if line.startswith("| `experiments.<name>` |"))
+    assert [key for key in schema["$defs"]["experiment"]["properties"] if f"`{key}`" not in experiment] == []
+    sweep = next(line for line in text.splitlines() if line.startswith("| `sweeps.<name>` |"))
+    keys = schema["properties"]["sweeps"]["additionalProperties"]["properties"]
+    assert [key for key in [*keys, *keys["vary"]["enum"]] if f"`{key}`" not in sweep] == []
+    assert "inline definition" in sweep

@@ -180,19 +180,6 @@ def test_after_the_study_every_follow_up_plans_only_what_it_should(tmp_path, tin
     run(repo, "snakemake --unlock && snakemake", dry=True)
 
 
-def test_the_config_reference_names_every_key_of_an_experiment_and_of_a_sweep():
-    from cifar_noise.schema import load_schema
-
-    schema = load_schema()
-    text = (REPO / "config/README.md").read_text()
-    experiment = next(line for line in text.splitlines() if line.startswith("| `experiments.<name>` |"))
-    assert [key for key in schema["$defs"]["experiment"]["properties"] if f"`{key}`" not in experiment] == []
-    sweep = next(line for line in text.splitlines() if line.startswith("| `sweeps.<name>` |"))
-    keys = schema["properties"]["sweeps"]["additionalProperties"]["properties"]
-    assert [key for key in [*keys, *keys["vary"]["enum"]] if f"`{key}`" not in sweep] == []
-    assert "inline definition" in sweep
-
-
 @pytest.mark.slow
 def test_the_readme_layout_names_every_folder_the_study_writes(tiny_study):
     workdir, _ = tiny_study

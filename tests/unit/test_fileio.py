@@ -29,3 +29,11 @@ def test_atomic_writes_follow_the_umask(tmp_path, umask_027):
     for name, write in writers.items():
         write(tmp_path / name)
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name
+
+
+@pytest.mark.fault(kind="kill", real=False)  # a killed writer's leftovers, made by hand
+def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
+    (tmp_path / ".shard-0000.npy.abc123.part").write_bytes(b"half a shard")
+    (tmp_path / ".other.npy.xyz.part").write_bytes(b"not ours")
+    save_npy(tmp_path / "shard-0000.npy", np.zeros(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npy.xyz.part", "shard-0000.npy"]

@@ -169,7 +169,7 @@ def test_a_damaged_checkpoint_is_noticed_and_the_trial_starts_afresh(
 # A child that trains PARAMS and is SIGKILLed by itself halfway through writing epoch 2's model file.
 KILLED_WHILE_SAVING = """
 import json, os, signal, sys
-sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests", sys.argv[1] + "/tests/unit"]
 import keras
 from test_checkpoints import PARAMS
 from cifar_noise.train import Runtime, run_trial

@@ -13,8 +13,7 @@ import sys
 import time
 
 import pytest
-from test_engine import run_with_jax
-from workflow_runner import REPO, snakemake_env
+from workflow_runner import REPO, run_with_jax, snakemake_env
 
 
 def jax_can_use_a_gpu() -> bool:

@@ -6,16 +6,16 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import time
 
-import numpy as np
 import pytest
 from fixtures import labelled_images
 from workflow_runner import (
     REPO,
     TINY_EXPERIMENT,
+    kill_when,
     read_metrics,
+    resume,
     sha256_of,
     snakemake,
     start_snakemake,
@@ -29,26 +29,6 @@ from cifar_noise.fileio import save_npy
 from cifar_noise.shards import TrainingImages, build_shard, write_shard
 
 pytestmark = pytest.mark.slow
-
-
-def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> None:
-    """SIGKILL snakemake and everything it started as soon as ``condition()`` holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if process.poll() is not None:
-            raise AssertionError(f"snakemake ended before the kill:\n{process.stdout.read()[-3000:]}")
-        if time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise AssertionError("the moment to kill never came")
-        time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
-def resume(workdir, config, *targets):
-    """What README tells users to do after a killed run."""
-    snakemake(workdir, "--unlock", config=config)
-    snakemake(workdir, "--rerun-incomplete", *targets, config=config)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,14 +251,6 @@ def test_two_snakemakes_on_one_folder_do_not_corrupt_it(tmp_path, tiny_archive, 
 
 # ---------------------------------------------------------------------------------------------
 # broken files (unit level); a full disk: test_full_disk.py
-
-
-@pytest.mark.fault(kind="kill", real=False)  # a killed writer's leftovers, made by hand
-def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
-    (tmp_path / ".shard-0000.npy.abc123.part").write_bytes(b"half a shard")
-    (tmp_path / ".other.npy.xyz.part").write_bytes(b"not ours")
-    save_npy(tmp_path / "shard-0000.npy", np.zeros(3))
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npy.xyz.part", "shard-0000.npy"]
 
 
 @pytest.mark.fault(kind="truncated file", real=True)

@@ -2,19 +2,12 @@ import math
 
 import numpy as np
 import pytest
+from fixtures import flat_images, random_images
 from scipy import stats
 
 from cifar_noise import noise
 from cifar_noise.noise import DEFAULT_PARAMS, perturb, perturb_chunked, rounded_gaussian
 from cifar_noise.stats import goodness_of_fit
-
-
-def flat_images(value: int, count: int = 200) -> np.ndarray:
-    return np.full((count, 32, 32, 3), value, dtype=np.uint8)
-
-
-def random_images(count: int = 200, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (count, 32, 32, 3), dtype=np.uint8)
 
 
 def rounded_uniform_pmf(amplitude: int) -> dict[int, float]:

@@ -49,18 +49,6 @@ def _mean_ci(values: pd.Series, level: float, min_trials: int) -> str:
     return f"{interval(low, high)} ({len(values)} trials: too few to mean much)"
 
 
-NOTEBOOK_FAILURE = (
-    "Why the notebook saw 0.10: it shuffled the training images with `np.random.shuffle(x)` and "
-    "the labels with a second, separate `np.random.shuffle(y)`. Two calls draw two different "
-    "permutations, so after them image i carried the label of some other, random image: labels "
-    "became independent of the pixels. Nothing learnable was left, so no model can beat guessing "
-    "on held-out images, and on CIFAR-10's ten balanced classes guessing scores 0.10. The "
-    "training accuracy still rose (0.34 after 12 epochs, 0.82 after 40 in the notebook) because "
-    "the network memorised the random labels of its own training images, which says nothing "
-    "about new ones."
-)
-
-
 def summary_markdown(
     trials: pd.DataFrame,
     comparisons: pd.DataFrame,
@@ -73,9 +61,28 @@ def summary_markdown(
 ) -> str:
     """results/summary.md: what a reader can paste into a paper. ``min_trials``: intervals of fewer
     trials are marked as too few to mean much (statistics.min_trials)."""
+    # comparisons.csv holds both axes: clean test accuracy, and mean corruption accuracy where the
+    # trials were evaluated on corrupted test sets. The comparisons and sweeps show the clean axis,
+    # the robustness section both.
+    clean = comparisons[comparisons["metric"] == "clean"]
+    corrupted = comparisons[comparisons["metric"] == "corruption"]
+    lines = _experiments_section(trials, experiments, level, min_trials)
+    if not clean.empty:
+        lines += _comparisons_section(clean, level)
+    if "mean_corruption_accuracy" in trials:
+        lines += _robustness_section(trials, experiments, clean, corrupted, level, corruptions or {}, min_trials)
+    if sweeps:
+        lines += _sweeps_section(trials, sweeps, clean, level, min_trials)
+    if clipping:
+        lines += _clipping_section(clipping)
+    lines += _notebook_failure_section(trials, experiments)
+    # the sections end in blank lines to keep them apart; the file ends in one newline
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _experiments_section(trials: pd.DataFrame, experiments: dict, level: float, min_trials: int) -> list[str]:
+    """The title, how the intervals were computed, and one row per experiment with trials."""
     pct = f"{level:.0%}"
-    on_corrupted = comparisons[comparisons["metric"] == "corruption"]
-    comparisons = comparisons[comparisons["metric"] == "clean"]
     lines = [
         "# Results summary",
         "",
@@ -89,106 +96,59 @@ def summary_markdown(
     ]
     for name, exp in experiments.items():
         acc = trials.loc[trials["experiment"] == name, "test_accuracy"]
-        if acc.empty:
+        if acc.empty:  # in the config, but none of its trials in the table
             continue
-        noise = "none" if exp["noise"] == "none" else f"{exp['noise']} ×{exp['enlarge']}"
-        if exp["shuffle"] == "unpaired":
-            noise += " (labels unpaired)"
         lines.append(
-            f"| `{name}` | {exp['description']} | {exp['architecture']} | {exp['train_size']} | {noise} "
+            f"| `{name}` | {exp['description']} | {exp['architecture']} | {exp['train_size']} | {_noise(exp)} "
             f"| {exp['epochs']} | {len(acc)} | {acc.mean():.4f} | {_mean_ci(acc, level, min_trials)} |"
         )
+    return lines
 
-    if not comparisons.empty:
-        lines += [
-            "",
-            "## Conditions against their baselines",
-            "",
-            "Difference in mean test accuracy (condition − baseline). Trial t of a condition and of its "
-            "baseline share their split and their initial weights, so the primary test is the paired "
-            "t-test on the trials both ran: the pairing removes the variation between splits and "
-            "initialisations, which Welch's unpaired t-test (last columns) leaves in. The p-values are "
-            "Holm-adjusted over the conditions compared with the same baseline. *Detectable*: the "
-            f"smallest true difference these pairs detect with {POWER:.0%} power at the {pct} level, from "
-            "the spread of the differences; *trials for 1 pt*: the pairs needed to detect 1 percentage "
-            "point. A *step-matched* baseline trains on the original images for k·E epochs, i.e. as "
-            "many optimizer steps as the ×k condition trained for E epochs; the notebook compared "
-            "unequal budgets.",
-            "",
-            f"| condition | baseline | comparison | pairs | difference (paired) | {pct} CI | p | Holm p "
-            f"| detectable | trials for 1 pt | difference (Welch) | {pct} CI (Welch) | p (Welch) | note |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for _, row in comparisons.iterrows():
-            lines.append(
-                f"| `{row['experiment']}` | `{row['baseline']}` | {row['kind']} | {row['n_paired']} "
-                f"| {signed(row['paired_difference'])} | {signed_interval(row)} "
-                f"| {p_value(row['paired_p_value'])} | {p_value(row['holm_p_value'])} "
-                f"| {plain(row['min_detectable_difference'])} | {_count(row['trials_for_1pp'])} "
-                f"| {signed(row['welch_difference'])} | {signed_interval(row, 'welch')} "
-                f"| {p_value(row['welch_p_value'])} | {row['flag']} |"
-            )
-        lines.append("")
 
-    if "mean_corruption_accuracy" in trials:
-        lines += _robustness_section(
-            trials, experiments, comparisons, on_corrupted, level, corruptions or {}, min_trials
-        )
+def _noise(exp: dict) -> str:
+    """An experiment's noise and enlargement, and whether its labels were shuffled apart from its images."""
+    noise = "none" if exp["noise"] == "none" else f"{exp['noise']} ×{exp['enlarge']}"
+    if exp["shuffle"] == "unpaired":
+        noise += " (labels unpaired)"
+    return noise
 
-    if sweeps:
-        lines += ["", "## Sweeps", ""]
-        for name, sweep in sweeps.items():
-            reference = (
-                "its step-matched no-noise baseline"
-                if sweep["baseline_kind"] == "step-matched"
-                else f"the sweep's {sweep['baseline_kind']}"
-            )
-            lines += [
-                f"**{sweep['description']}** (`{name}`, varying {sweep['vary']}; each point against {reference}, "
-                "paired, Holm-adjusted with the other conditions of that baseline)",
-                "",
-            ]
-            lines += _sweep_table(trials, sweep, sweep["experiments"], level, min_trials, comparisons)
-            if sweep["baseline_kind"] == "step-matched" and any(sweep["baselines"]):
-                lines += ["", "Without noise (step-matched baselines):", ""]
-                lines += _sweep_table(trials, sweep, sweep["baselines"], level, min_trials)
-            lines.append("")
 
-    if clipping:
-        lines += [
-            "## What clipping changes",
-            "",
-            "We round every noisy value and clip it to 0–255 (uint8 shards); the notebook kept unclipped "
-            "floats (`clip: false` keeps them, as int16 shards). Share of the values that clipping changes, "
-            "measured on the first training images of the dataset:",
-            "",
-            "| noise | parameters | images | values clipped | share |",
-            "|---|---|---|---|---|",
-        ]
-        for row in clipping:
-            parameters = ", ".join(f"{k}={v:g}" for k, v in sorted(row["noise_params"].items()))
-            lines.append(
-                f"| {row['noise']} | {parameters} | {row['images']:,} | {row['clipped']:,} | {row['share']:.2%} |"
-            )
-        lines.append("")
+def _comparisons_section(clean: pd.DataFrame, level: float) -> list[str]:
+    """Each condition against its baselines in clean test accuracy: the paired test first, Welch's last."""
+    pct = f"{level:.0%}"
+    lines = [
+        "",
+        "## Conditions against their baselines",
+        "",
+        "Difference in mean test accuracy (condition − baseline). Trial t of a condition and of its "
+        "baseline share their split and their initial weights, so the primary test is the paired "
+        "t-test on the trials both ran: the pairing removes the variation between splits and "
+        "initialisations, which Welch's unpaired t-test (last columns) leaves in. The p-values are "
+        "Holm-adjusted over the conditions compared with the same baseline. *Detectable*: the "
+        f"smallest true difference these pairs detect with {POWER:.0%} power at the {pct} level, from "
+        "the spread of the differences; *trials for 1 pt*: the pairs needed to detect 1 percentage "
+        "point. A *step-matched* baseline trains on the original images for k·E epochs, i.e. as "
+        "many optimizer steps as the ×k condition trained for E epochs; the notebook compared "
+        "unequal budgets.",
+        "",
+        f"| condition | baseline | comparison | pairs | difference (paired) | {pct} CI | p | Holm p "
+        f"| detectable | trials for 1 pt | difference (Welch) | {pct} CI (Welch) | p (Welch) | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [_comparison_row(row) for _, row in clean.iterrows()]
+    lines.append("")
+    return lines
 
-    present = set(trials["experiment"])
-    unpaired = [n for n, e in experiments.items() if e["shuffle"] == "unpaired" and n in present]
-    if unpaired:
-        lines += ["", "## The notebook's failure, reproduced", ""]
-        for name in unpaired:
-            twin = _paired_twin(name, experiments)
-            acc = trials.loc[trials["experiment"] == name, "test_accuracy"]
-            text = (
-                f"`{name}` shuffles images and labels independently, as the notebook did: mean test "
-                f"accuracy {acc.mean():.4f}"
-            )
-            if twin and twin in present:
-                twin_acc = trials.loc[trials["experiment"] == twin, "test_accuracy"].mean()
-                text += f", against {twin_acc:.4f} for `{twin}`, the same experiment with one shared permutation"
-            lines += [text + ".", ""]
-        lines += [NOTEBOOK_FAILURE, ""]
-    return "\n".join(lines).rstrip() + "\n"
+
+def _comparison_row(row: pd.Series) -> str:
+    return (
+        f"| `{row['experiment']}` | `{row['baseline']}` | {row['kind']} | {row['n_paired']} "
+        f"| {signed(row['paired_difference'])} | {signed_interval(row)} "
+        f"| {p_value(row['paired_p_value'])} | {p_value(row['holm_p_value'])} "
+        f"| {plain(row['min_detectable_difference'])} | {_count(row['trials_for_1pp'])} "
+        f"| {signed(row['welch_difference'])} | {signed_interval(row, 'welch')} "
+        f"| {p_value(row['welch_p_value'])} | {row['flag']} |"
+    )
 
 
 def _robustness_section(
@@ -263,6 +223,31 @@ def _robustness_section(
     return lines
 
 
+def _sweeps_section(
+    trials: pd.DataFrame, sweeps: dict, clean: pd.DataFrame, level: float, min_trials: int
+) -> list[str]:
+    """Per sweep, a row per point with its paired difference from its reference; a step-matched
+    sweep's references are experiments of their own, and get a table of their own."""
+    lines = ["", "## Sweeps", ""]
+    for name, sweep in sweeps.items():
+        reference = (
+            "its step-matched no-noise baseline"
+            if sweep["baseline_kind"] == "step-matched"
+            else f"the sweep's {sweep['baseline_kind']}"
+        )
+        lines += [
+            f"**{sweep['description']}** (`{name}`, varying {sweep['vary']}; each point against {reference}, "
+            "paired, Holm-adjusted with the other conditions of that baseline)",
+            "",
+        ]
+        lines += _sweep_table(trials, sweep, sweep["experiments"], level, min_trials, clean)
+        if sweep["baseline_kind"] == "step-matched" and any(sweep["baselines"]):
+            lines += ["", "Without noise (step-matched baselines):", ""]
+            lines += _sweep_table(trials, sweep, sweep["baselines"], level, min_trials)
+        lines.append("")
+    return lines
+
+
 def _sweep_table(
     trials: pd.DataFrame,
     sweep: dict,
@@ -295,6 +280,64 @@ def _sweep_table(
                 )
         lines.append(row)
     return lines
+
+
+def _clipping_section(clipping: list[dict]) -> list[str]:
+    """The share of the values that clipping to 0..255 changes, per noise condition measured."""
+    lines = [
+        "## What clipping changes",
+        "",
+        "We round every noisy value and clip it to 0–255 (uint8 shards); the notebook kept unclipped "
+        "floats (`clip: false` keeps them, as int16 shards). Share of the values that clipping changes, "
+        "measured on the first training images of the dataset:",
+        "",
+        "| noise | parameters | images | values clipped | share |",
+        "|---|---|---|---|---|",
+    ]
+    for row in clipping:
+        parameters = ", ".join(f"{k}={v:g}" for k, v in sorted(row["noise_params"].items()))
+        lines.append(f"| {row['noise']} | {parameters} | {row['images']:,} | {row['clipped']:,} | {row['share']:.2%} |")
+    lines.append("")
+    return lines
+
+
+NOTEBOOK_FAILURE = (
+    "Why the notebook saw 0.10: it shuffled the training images with `np.random.shuffle(x)` and "
+    "the labels with a second, separate `np.random.shuffle(y)`. Two calls draw two different "
+    "permutations, so after them image i carried the label of some other, random image: labels "
+    "became independent of the pixels. Nothing learnable was left, so no model can beat guessing "
+    "on held-out images, and on CIFAR-10's ten balanced classes guessing scores 0.10. The "
+    "training accuracy still rose (0.34 after 12 epochs, 0.82 after 40 in the notebook) because "
+    "the network memorised the random labels of its own training images, which says nothing "
+    "about new ones."
+)
+
+
+def _notebook_failure_section(trials: pd.DataFrame, experiments: dict) -> list[str]:
+    """The experiments that shuffle their labels apart from their images, as the notebook did, against
+    their twins that keep them paired, and why they score 0.10; nothing where none of them ran."""
+    present = set(trials["experiment"])
+    unpaired = [n for n, e in experiments.items() if e["shuffle"] == "unpaired" and n in present]
+    if not unpaired:
+        return []
+    lines = ["", "## The notebook's failure, reproduced", ""]
+    for name in unpaired:
+        lines += [_unpaired_against_twin(trials, name, experiments) + ".", ""]
+    lines += [NOTEBOOK_FAILURE, ""]
+    return lines
+
+
+def _unpaired_against_twin(trials: pd.DataFrame, name: str, experiments: dict) -> str:
+    """The mean accuracy of an unpaired-label experiment, and its paired twin's where that ran."""
+    acc = trials.loc[trials["experiment"] == name, "test_accuracy"]
+    text = (
+        f"`{name}` shuffles images and labels independently, as the notebook did: mean test accuracy {acc.mean():.4f}"
+    )
+    twin = _paired_twin(name, experiments)
+    if twin and twin in set(trials["experiment"]):
+        twin_acc = trials.loc[trials["experiment"] == twin, "test_accuracy"].mean()
+        text += f", against {twin_acc:.4f} for `{twin}`, the same experiment with one shared permutation"
+    return text
 
 
 def _paired_twin(name: str, experiments: dict) -> str | None:

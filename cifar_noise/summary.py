@@ -161,30 +161,49 @@ def _robustness_section(
     min_trials: int,
 ) -> list[str]:
     """Clean accuracy and accuracy on the corrupted test sets, per experiment and per comparison."""
-    pct = f"{level:.0%}"
+    # the config's corruptions that the trials were evaluated on, in the config's order
     names = [n for n in corruptions if f"corruption_accuracy_{n}" in trials]
-    lines = [
+    lines = _robustness_intro(corruptions, names)
+    lines += _robustness_table(trials, experiments, names, level, min_trials)
+    if not clean.empty and not corrupted.empty:
+        lines += _two_axes_table(clean, corrupted, level)
+    lines.append("")
+    return lines
+
+
+def _robustness_intro(corruptions: dict, names: list[str]) -> list[str]:
+    """The heading, what the accuracies are means of, and each corruption with its severities."""
+    listed = "; ".join(
+        f"`{n}`: {corruptions[n]['description']} ({corruptions[n]['vary']} = "
+        + ", ".join(f"{v:g}" for v in corruptions[n]["severities"])
+        + ")"
+        for n in names
+    )
+    return [
         "",
         "## Robustness: accuracy on corrupted test sets",
         "",
         "Every trained trial is also evaluated on corrupted copies of its split's test images (the same "
         "images for every trial with that split, so the comparisons stay paired). *Mean corruption "
         "accuracy*: the mean over every corruption and severity; the last columns give each corruption's "
-        "mean over its severities. Corruptions: "
-        + "; ".join(
-            f"`{n}`: {corruptions[n]['description']} ({corruptions[n]['vary']} = "
-            + ", ".join(f"{v:g}" for v in corruptions[n]["severities"])
-            + ")"
-            for n in names
-        )
-        + ".",
+        "mean over its severities. Corruptions: " + listed + ".",
         "",
+    ]
+
+
+def _robustness_table(
+    trials: pd.DataFrame, experiments: dict, names: list[str], level: float, min_trials: int
+) -> list[str]:
+    """One row per experiment evaluated on the corrupted test sets: clean accuracy, mean corruption
+    accuracy with its interval, and each corruption's mean."""
+    pct = f"{level:.0%}"
+    lines = [
         f"| experiment | trials | clean accuracy | mean corruption accuracy | {pct} CI | " + " | ".join(names) + " |",
         "|---|---|---|---|---|" + "---|" * len(names),
     ]
     for name in experiments:
         rows = trials[(trials["experiment"] == name) & trials["mean_corruption_accuracy"].notna()]
-        if rows.empty:
+        if rows.empty:  # not evaluated (sweep points, unpaired labels: Study.robustness_experiments)
             continue
         scores = rows["mean_corruption_accuracy"]
         per = " | ".join(f"{rows[f'corruption_accuracy_{n}'].mean():.4f}" for n in names)
@@ -192,35 +211,40 @@ def _robustness_section(
             f"| `{name}` | {len(rows)} | {rows['test_accuracy'].mean():.4f} | {scores.mean():.4f} "
             f"| {_mean_ci(scores, level, min_trials)} | {per} |"
         )
-    if not clean.empty and not corrupted.empty:
-        lines += [
-            "",
-            "**The answer on two axes.** Each condition against its baselines, in clean test accuracy and in "
-            "mean corruption accuracy: paired differences (condition − baseline) with their "
-            f"{pct} intervals and Holm-adjusted p-values (the same statistics as above, one family per baseline "
-            f"and axis), and the smallest difference each axis detects with {POWER:.0%} power.",
-            "",
-            f"| condition | baseline | comparison | pairs | clean: difference | {pct} CI | Holm p | detectable "
-            f"| corrupted: difference | {pct} CI | Holm p | detectable |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        keyed = corrupted.set_index(["experiment", "baseline", "kind"])
-        for _, row in clean.iterrows():
-            key = (row["experiment"], row["baseline"], row["kind"])
-            if key not in keyed.index:
-                continue
-            other = keyed.loc[key]
-            lines.append(
-                f"| `{row['experiment']}` | `{row['baseline']}` | {row['kind']} | {row['n_paired']} "
-                + "".join(
-                    f"| {signed(r['paired_difference'])} | {signed_interval(r)} "
-                    f"| {p_value(r['holm_p_value'])} | {plain(r['min_detectable_difference'])} "
-                    for r in (row, other)
-                )
-                + "|"
-            )
-    lines.append("")
     return lines
+
+
+def _two_axes_table(clean: pd.DataFrame, corrupted: pd.DataFrame, level: float) -> list[str]:
+    """Each comparison on both axes side by side: clean test accuracy and mean corruption accuracy."""
+    pct = f"{level:.0%}"
+    lines = [
+        "",
+        "**The answer on two axes.** Each condition against its baselines, in clean test accuracy and in "
+        "mean corruption accuracy: paired differences (condition − baseline) with their "
+        f"{pct} intervals and Holm-adjusted p-values (the same statistics as above, one family per baseline "
+        f"and axis), and the smallest difference each axis detects with {POWER:.0%} power.",
+        "",
+        f"| condition | baseline | comparison | pairs | clean: difference | {pct} CI | Holm p | detectable "
+        f"| corrupted: difference | {pct} CI | Holm p | detectable |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    keyed = corrupted.set_index(["experiment", "baseline", "kind"])
+    for _, row in clean.iterrows():
+        key = (row["experiment"], row["baseline"], row["kind"])
+        if key not in keyed.index:  # a comparison with no row on the corrupted axis is left out
+            continue
+        lines.append(_two_axes_row(row, keyed.loc[key]))
+    return lines
+
+
+def _two_axes_row(clean: pd.Series, corrupted: pd.Series) -> str:
+    """One comparison's row: the same four cells for the clean axis, then for the corrupted one."""
+    cells = "".join(
+        f"| {signed(r['paired_difference'])} | {signed_interval(r)} "
+        f"| {p_value(r['holm_p_value'])} | {plain(r['min_detectable_difference'])} "
+        for r in (clean, corrupted)
+    )
+    return f"| `{clean['experiment']}` | `{clean['baseline']}` | {clean['kind']} | {clean['n_paired']} " + cells + "|"
 
 
 def _sweeps_section(

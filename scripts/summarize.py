@@ -5,8 +5,10 @@ import json
 import pandas as pd
 
 from cifar_noise import job
-from cifar_noise.aggregate import comparisons_table, report_landing, summary_markdown
+from cifar_noise.aggregate import comparisons_table
 from cifar_noise.fileio import write_text
+from cifar_noise.landing import report_landing
+from cifar_noise.summary import summary_markdown
 
 
 def main(snakemake):

@@ -2,10 +2,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cifar_noise.aggregate import comparisons_table, notebook_table, summary_markdown, trials_table
+from cifar_noise.aggregate import comparisons_table, notebook_table, trials_table
 from cifar_noise.cifar import CLASS_NAMES
 from cifar_noise.schema import validate_config
 from cifar_noise.study import Study
+from cifar_noise.summary import summary_markdown
 
 
 def fake_metrics(experiment, trial, accuracy, noise="none", **params):

@@ -127,17 +127,20 @@ def stand_in(archive: Path, md5: str, **experiments) -> dict:
     )
 
 
+def stand_in_copy(tmp_path: Path, tiny_archive, config: str, baseline: str, **noisy: dict) -> Path:
+    """A fresh copy whose ``config`` is a tiny stand-in: ``baseline`` (3 trials, no noise) and the
+    ``noisy`` experiments compared with it, of the same names as the real config's."""
+    archive, md5 = tiny_archive
+    experiments = {baseline: {**TINY_EXPERIMENT, "noise": "none", "trials": 3}}
+    experiments |= {name: {**TINY_EXPERIMENT, **changes, "baseline": baseline} for name, changes in noisy.items()}
+    return fresh_copy(tmp_path / "repo", config, stand_in(archive, md5, **experiments))
+
+
 @pytest.mark.slow
 def test_after_the_demo_every_follow_up_plans_only_what_it_should(tmp_path, tiny_archive):
-    archive, md5 = tiny_archive
-    demo = stand_in(
-        archive,
-        md5,
-        no_noise={**TINY_EXPERIMENT, "noise": "none", "trials": 3},
-        gaussian={**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "trials": 1, "baseline": "no_noise"},
-    )
-    repo = fresh_copy(tmp_path / "repo", "config/demo.yaml", demo)
-    given = shutil.copy2(archive, tmp_path / "cifar-10-python.tar.gz")
+    noisy = {"noise": "gaussian", "enlarge": 2, "trials": 1}
+    repo = stand_in_copy(tmp_path, tiny_archive, "config/demo.yaml", "no_noise", gaussian=noisy)
+    given = shutil.copy2(tiny_archive[0], tmp_path / "cifar-10-python.tar.gz")
     run(repo, f"make demo CORES=2 ARCHIVE={given}")  # README: make demo ARCHIVE=/path/to/... offline
 
     run(repo, "make report")
@@ -155,14 +158,9 @@ def test_after_the_demo_every_follow_up_plans_only_what_it_should(tmp_path, tiny
 
 @pytest.mark.slow
 def test_after_the_study_every_follow_up_plans_only_what_it_should(tmp_path, tiny_archive):
-    archive, md5 = tiny_archive
-    study = stand_in(
-        archive,
-        md5,
-        no_noise_12ep={**TINY_EXPERIMENT, "noise": "none", "trials": 3},
-        regional_x10_2ep={**TINY_EXPERIMENT, "noise": "regional", "enlarge": 2, "baseline": "no_noise_12ep"},
-    )
-    repo = fresh_copy(tmp_path / "repo", "config.yaml", study)
+    archive = tiny_archive[0]
+    noisy = {"noise": "regional", "enlarge": 2}
+    repo = stand_in_copy(tmp_path, tiny_archive, "config.yaml", "no_noise_12ep", regional_x10_2ep=noisy)
     run(repo, "snakemake --cores 2")  # the README's plain `snakemake`, on this machine's 2 cores
     offline = next(c for c in CHECKED if "/path/to/" in c).replace("/path/to/cifar-10-python.tar.gz", str(archive))
     assert NOTHING in run(repo, offline, dry=True)  # the same bytes, given as a file

@@ -123,6 +123,15 @@ def uninterrupted(tmp_path_factory, tiny_archive):
     return workdir
 
 
+def resume_and_compare(workdir, config, uninterrupted, from_epoch: int, log_line: str) -> None:
+    """Resume the killed long trial: it starts after epoch ``from_epoch``, says why in its log, and
+    ends with the numbers of the uninterrupted run."""
+    resume(workdir, config, LONG)
+    assert read_metrics(workdir, "long/trial-01")["resumed_from_epoch"] == from_epoch
+    assert log_line in (workdir / "results/logs/train_trial/long/trial-01.log").read_text()
+    assert trial_numbers(workdir) == trial_numbers(uninterrupted)
+
+
 @pytest.mark.fault(kind="kill", real=True)
 def test_training_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, tiny_archive, uninterrupted):
     config = long_trial_config(tmp_path, tiny_archive[0])
@@ -141,14 +150,7 @@ def test_training_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, tiny_ar
     state = json.loads((checkpoints / "state.json").read_text())
     assert state["epoch"] == 1, "the kill came too late to land inside epoch 2"
 
-    resume(tmp_path, config, LONG)
-    metrics = read_metrics(tmp_path, "long/trial-01")
-    assert metrics["resumed_from_epoch"] == 1
-    assert (
-        "resuming from the checkpoint after epoch 1"
-        in (tmp_path / "results/logs/train_trial/long/trial-01.log").read_text()
-    )
-    assert trial_numbers(tmp_path) == trial_numbers(uninterrupted)
+    resume_and_compare(tmp_path, config, uninterrupted, 1, "resuming from the checkpoint after epoch 1")
     assert not checkpoints.exists()  # a finished trial leaves no checkpoints behind
 
 
@@ -160,14 +162,9 @@ def test_checkpoints_of_other_parameters_are_not_resumed(tmp_path, tiny_archive,
     process = start_snakemake(tmp_path, LONG, config=config)
     kill_when(process, lambda: (checkpoints / "state.json").exists())
     config = long_trial_config(tmp_path, tiny_archive[0], epochs=4)
-    resume(tmp_path, config, LONG)
-    metrics = read_metrics(tmp_path, "long/trial-01")
-    assert metrics["resumed_from_epoch"] == 0
-    assert (
-        "written for other parameters or inputs; starting from epoch 1"
-        in (tmp_path / "results/logs/train_trial/long/trial-01.log").read_text()
+    resume_and_compare(
+        tmp_path, config, uninterrupted, 0, "written for other parameters or inputs; starting from epoch 1"
     )
-    assert trial_numbers(tmp_path) == trial_numbers(uninterrupted)
 
 
 def big_shard_config(workdir, archive):

@@ -18,39 +18,20 @@ from workflow_runner import (
 
 pytestmark = pytest.mark.slow
 
-# A workflow of its own that takes the whole study from this repository, with this repository's
-# run hooks (a module's onstart/onsuccess/onerror are its host's to call).
-HOST = f"""\
-configfile: "config.yaml"
 
-
-module cifar_noise:
-    snakefile:
-        "{REPO / "Snakefile"}"
-    config:
-        config
-
-
-use rule * from cifar_noise
-
-
-onstart:
-    cifar_noise.check_disk_space()
-
-
-onsuccess:
-    cifar_noise.remove_checkpoint_folders()
-
-
-onerror:
-    cifar_noise.remove_checkpoint_folders()
-"""
+def host_snakefile() -> str:
+    """The README's host workflow, which takes the whole study from this repository with this
+    repository's run hooks (a module's onstart/onsuccess/onerror are its host's to call)."""
+    readme = (REPO / "README.md").read_text().split("## Used from another workflow", 1)[1]
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "use rule * from cifar_noise" in snippet
+    return snippet.replace("/path/to/this/checkout/Snakefile", str(REPO / "Snakefile"))
 
 
 def test_another_workflow_runs_the_study_through_the_module(tmp_path, tiny_archive, tiny_study):
     archive, md5 = tiny_archive
     (tmp_path / "host").mkdir()
-    (tmp_path / "host" / "Snakefile").write_text(HOST)
+    (tmp_path / "host" / "Snakefile").write_text(host_snakefile())
     work = tmp_path / "work"
     work.mkdir()
     experiments = {

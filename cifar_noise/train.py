@@ -149,24 +149,26 @@ def run_trial(
     with backend_setup.gpu_memory_errors(runtime.gpu_memory_fraction):
         if runtime.gpu:  # before anything is read or written
             backend_setup.require_gpu()
+        device = backend_setup.device_description()
         digests = _input_digests(inputs, identities)
         checkpoints = Checkpoints(checkpoint_dir, fingerprint(params.asdict(), digests), log)
         model, state = _start_or_resume(params, checkpoints, log)
         with _open_data(inputs, params) as data:
             loop = training_loop(model, data.train, params)
-            log(_describe(params, data, loop, backend_name))
+            log(_describe(params, data, f"backend {backend_name} ({type(loop).__name__}), {device}"))
             final_state = _train(model, loop, data, state, checkpoints, params, runtime)
             eval_start = time.monotonic()
             final = evaluate(model, data.test, data.test_labels, eval_batch_size(), params.scale_inputs)
-    record = {
+    how = {  # where and how the numbers were made, beside the numbers themselves
         "resumed_from_epoch": state["epoch"],
         "eval_seconds": round(time.monotonic() - eval_start, 3),
         "wall_seconds": round(time.monotonic() - started, 3),
         "backend": backend_name,
+        "device": device,
         "threads": runtime.threads,
         "inputs_sha256": digests,
     }
-    metrics = _metrics(params, final, final_state, data, record)
+    metrics = {**_metrics(params, final, final_state, data), **how}  # (metrics.json sorts its keys)
     _write_outputs(model, final_state["history"], metrics, outputs)
     checkpoints.clear()
     log(
@@ -176,12 +178,12 @@ def run_trial(
     return metrics
 
 
-def _describe(params: TrialParams, data: TrialData, loop, backend_name: str) -> str:
+def _describe(params: TrialParams, data: TrialData, how: str) -> str:
     return (
         f"{params.experiment} trial {params.trial}: {params.architecture} on {len(data.train)} images "
         f"({params.train_size} x {params.enlarge}, noise {params.noise}), {len(data.test)} test images, "
         f"{params.epochs} epochs of {math.ceil(len(data.train) / params.batch_size)} steps, "
-        f"{params.precision}; backend {backend_name} ({type(loop).__name__}), {backend_setup.device_description()}"
+        f"{params.precision}; {how}"
     )
 
 
@@ -219,8 +221,8 @@ def _train(model, loop, data: TrialData, state: dict, checkpoints: Checkpoints, 
     return state
 
 
-def _metrics(params: TrialParams, final: dict, state: dict, data: TrialData, record: dict) -> dict:
-    """metrics.json: the test numbers, the training's, and where and how they were made."""
+def _metrics(params: TrialParams, final: dict, state: dict, data: TrialData) -> dict:
+    """The test numbers, the training's, and the machine, versions and parameters that made them."""
     history = state["history"]
     trained_images = sum(row["images"] for row in history)
     return {
@@ -236,18 +238,11 @@ def _metrics(params: TrialParams, final: dict, state: dict, data: TrialData, rec
         "train_images": len(data.train),
         "test_images": len(data.test),
         "train_seconds": round(state["train_seconds"], 3),
-        "eval_seconds": record["eval_seconds"],
-        "wall_seconds": record["wall_seconds"],
         "images_per_second": round(trained_images / state["train_seconds"], 1),
-        "resumed_from_epoch": record["resumed_from_epoch"],
         "host": platform.node(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "backend": record["backend"],
-        "device": backend_setup.device_description(),
-        "threads": record["threads"],
         "versions": package_versions(),
         "git_commit": git_commit(WORKFLOW_DIR),
-        "inputs_sha256": record["inputs_sha256"],
         "params": params.asdict(),
     }
 

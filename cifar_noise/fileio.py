@@ -130,7 +130,7 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256", chunk: int =
 
 def remove_empty_folders(root: str | os.PathLike) -> None:
     """Remove ``root`` and every folder below it that holds no file (deepest first)."""
-    for folder, _, _ in sorted(os.walk(root), key=lambda entry: -entry[0].count(os.sep)):
+    for folder, _, _ in os.walk(root, topdown=False):  # each folder after the folders inside it
         with contextlib.suppress(OSError):  # not empty, or gone already
             os.rmdir(folder)
 

@@ -45,27 +45,24 @@ def dataset_sizes(layout: dict) -> tuple[int, int]:
         return CIFAR10_SIZES
 
 
-def footprint(study: Study, layout: dict) -> dict[str, tuple[str, int]]:
+def footprint(study: Study, layout: dict, sizes: tuple[int, int] | None = None) -> dict[str, tuple[str, int]]:
     """The large files the study writes, by path: what they are and their size in bytes (models,
     logs and tables, a few MB per trial, aside). ``layout``: where they go, as the rules' patterns
     (archive and dataset: paths; splits: a pattern of {split} per array; shard: of {experiment},
-    {trial} and {shard}; corrupted: of {split} and {corruption})."""
-    sizes = dataset_sizes(layout)
+    {trial} and {shard}; corrupted: of {split} and {corruption}); ``sizes``: the dataset's, where
+    the caller has read them already."""
+    sizes = sizes or dataset_sizes(layout)
     files = {layout["archive"]: ("dataset", ARCHIVE_BYTES)}
     for name, path in layout["dataset"].items():
         count = sizes[0] if name.startswith("train") else sizes[1]
         files[path] = ("dataset", _npy(count, IMAGE_BYTES if name.endswith("images") else 1))
-    trial_of_split = {}
-    for trial in study.trials():
-        trial_of_split.setdefault(study.split_id(trial.experiment, trial.trial), trial)
-    for split, trial in trial_of_split.items():
-        exp = study.experiments[trial.experiment]
-        counts = {"train": exp["train_size"], "test": test_count(exp, sizes)}
+    for split, params in study.splits.items():
+        counts = {"train": params["train_size"], "test": test_count(params, sizes)}
         for key, pattern in layout["splits"].items():
             part, kind = key.split("_")
             files[pattern.format(split=split)] = ("splits", _npy(counts[part], IMAGE_BYTES if kind == "images" else 1))
+        subset = corrupted_subset(study, counts["test"])
         for name, corruption in study.corruptions.items():
-            subset = min(study.config["corruptions"]["test_size"] or counts["test"], counts["test"])
             path = layout["corrupted"].format(split=split, corruption=name)
             files[path] = ("corrupted test sets", _npy(subset * len(corruption["severities"])))
     for trial in study.trials():
@@ -75,6 +72,11 @@ def footprint(study: Study, layout: dict) -> dict[str, tuple[str, int]]:
             rows = len(shard_rows(s, exp["train_size"], exp["enlarge"], study.config["shards"]["size"]))
             files[layout["shard"].format(**wildcards)] = ("shards", _npy(rows, IMAGE_BYTES * value_bytes))
     return files
+
+
+def corrupted_subset(study: Study, tests: int) -> int:
+    """The test images of each corrupted set of a split with ``tests`` test images."""
+    return min(study.config["corruptions"]["test_size"] or tests, tests)
 
 
 def free_bytes(files) -> tuple[str, int]:
@@ -128,7 +130,7 @@ def workload(study: Study, sizes: tuple[int, int] = CIFAR10_SIZES) -> dict:
     for trial in study.trials():
         exp = study.experiments[trial.experiment]
         arch, tests = exp["architecture"], test_count(exp, sizes)
-        corrupted = min(study.config["corruptions"]["test_size"] or tests, tests) * severities
+        corrupted = corrupted_subset(study, tests) * severities
         every_epoch = exp["epochs"] if study.config["training"]["evaluate_every_epoch"] else 0
         train[arch] = train.get(arch, 0) + exp["train_size"] * exp["enlarge"] * exp["epochs"]
         test[arch] = test.get(arch, 0) + tests * (1 + every_epoch) + corrupted
@@ -239,10 +241,11 @@ def _duration(seconds: float) -> str:
 
 def describe(study: Study, layout: dict, config_name: str, speed: dict | None, threads: int) -> list[str]:
     """The plan, as lines of text."""
-    work = workload(study, dataset_sizes(layout))
+    dataset = dataset_sizes(layout)
+    work = workload(study, dataset)
     trials = study.trials()
     declared = len(study.config["experiments"])
-    files = footprint(study, layout)
+    files = footprint(study, layout, dataset)
     sizes = by_kind(files)
     folder, free = free_bytes(files)
     missing = sum(size for path, (_, size) in files.items() if not os.path.exists(path))

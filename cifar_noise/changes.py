@@ -7,14 +7,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from .study import Study, Trial
-
-# Trial parameters that come from the config's global sections rather than from an experiment.
-GLOBAL_SETTINGS = {
-    "seed": "seed",
-    "shard_size": "shards.size",
-    "evaluate_every_epoch": "training.evaluate_every_epoch",
-}
+from .study import GLOBAL_SETTINGS, Study, Trial
 
 
 def notes(

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .design import DEFINITION_FIELDS, expand_experiments, noise_conditions, numbers_only, resolve_corruptions
+from .design import (
+    DEFINITION_FIELDS,
+    SPLIT_FIELDS,
+    expand_experiments,
+    noise_conditions,
+    numbers_only,
+    resolve_corruptions,
+)
 from .errors import StudyError
 from .params import TrialParams
 from .schema import check_folder_names
@@ -66,6 +73,23 @@ class Wildcards:
     corruption: str | None = None
     condition: str | None = None
     sweep: str | None = None
+
+
+# Trial parameters that come from the config's global sections rather than from an experiment,
+# and where: trial_params reads them from there, and a changed one is named by that key.
+GLOBAL_SETTINGS = {
+    "seed": "seed",
+    "shard_size": "shards.size",
+    "evaluate_every_epoch": "training.evaluate_every_epoch",
+    "precision": "training.precision",
+}
+
+
+def config_value(config: dict, key: str):
+    """The config's value at a dotted key, e.g. ``shards.size``."""
+    for part in key.split("."):
+        config = config[part]
+    return config
 
 
 class Study:
@@ -152,8 +176,8 @@ class Study:
         return self.corruptions[name]
 
     # ---- trials and splits ----------------------------------------------------------------
-    def trials(self, experiment: str | None = None) -> list[Trial]:
-        return [t for t in self._trials if experiment is None or t.experiment == experiment]
+    def trials(self) -> list[Trial]:
+        return list(self._trials)
 
     def _split_name(self, trial: Trial) -> str:
         exp = self.experiments[trial.experiment]
@@ -164,10 +188,7 @@ class Study:
     def _split_params(self, trial: Trial) -> dict:
         exp = self.experiments[trial.experiment]
         return {
-            "train_size": exp["train_size"],
-            "test_set": exp["test_set"],
-            "test_size": exp["test_size"],
-            "shuffle": exp["shuffle"],
+            **{key: exp[key] for key in SPLIT_FIELDS},
             "seed": derive_seed(self.config["seed"], "split", trial.trial),
         }
 
@@ -227,10 +248,7 @@ class Study:
             experiment=name,
             trial=trial,
             **{key: exp[key] for key in DEFINITION_FIELDS},  # what the experiment computes
-            evaluate_every_epoch=self.config["training"]["evaluate_every_epoch"],
-            precision=self.config["training"]["precision"],
-            shard_size=self.config["shards"]["size"],
-            seed=seed,
+            **{key: config_value(self.config, where) for key, where in GLOBAL_SETTINGS.items()},
             split_seed=derive_seed(seed, "split", trial),
             noise_seed=derive_seed(seed, "noise", trial),
             train_seed=derive_seed(seed, "train", trial),

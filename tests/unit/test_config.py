@@ -1,11 +1,13 @@
 import copy
 import dataclasses
+import json
 from dataclasses import MISSING
 
 import pytest
 import yaml
 from workflow_runner import REPO
 
+from cifar_noise.changes import notes
 from cifar_noise.errors import StudyError
 from cifar_noise.models import ARCHITECTURES
 from cifar_noise.noise import NOISES
@@ -505,3 +507,25 @@ def test_the_config_reference_names_every_key_of_an_experiment_and_of_a_sweep():
     keys = schema["properties"]["sweeps"]["additionalProperties"]["properties"]
     assert [key for key in [*keys, *keys["vary"]["enum"]] if f"`{key}`" not in sweep] == []
     assert "inline definition" in sweep
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"training": {"precision": "bfloat16"}}, "training.precision"),
+        ({"shards": {"size": 7}}, "shards.size"),
+        ({"seed": 8}, "seed"),
+    ],
+)
+def test_a_changed_global_setting_is_named_by_its_key(tmp_path, change, named):
+    """Trials that would be redone because of a setting outside the experiments are reported under
+    that setting's key, not as a list of every experiment's parameter."""
+    before = make_study(GOOD)
+    metrics = {}
+    for trial in before.trials():
+        path = tmp_path / f"{trial.experiment}-{trial.trial}.json"
+        path.write_text(json.dumps({"params": before.trial_params(trial.experiment, trial.trial).asdict()}))
+        metrics[trial] = str(path)
+    after = make_study({**GOOD, **change})
+    note = notes(after, metrics, "archive.tar.gz", None, None)
+    assert note == [f"{len(metrics)} finished trials would be redone because the config changed: {named}"]

@@ -96,15 +96,16 @@ def download(
             )
 
 
-def verify_local_archive(path: str | os.PathLike, md5: str | None) -> None:
-    """Check a user-supplied archive exists, is readable and (optionally) has the given md5."""
+def verify_local_archive(path: str | os.PathLike, md5: str | None, known_md5: str | None = None) -> None:
+    """Check a user-supplied archive exists, is readable and (optionally) has the given md5
+    (``known_md5``: the file's, where the caller has read it already: 163 MB are read once)."""
     path = Path(path)
     if not path.exists():
         raise StudyError(f"data.archive {path} does not exist; fix the path or remove data.archive to download")
     if path.is_dir() or not os.access(path, os.R_OK):
         raise StudyError(f"data.archive {path} is not a readable file; check the path and its permissions")
     if md5:
-        actual = file_digest(path, "md5")
+        actual = known_md5 or file_digest(path, "md5")
         if actual != md5.lower():
             raise StudyError(
                 f"data.archive {path} has md5 {actual}, expected {md5} (data.archive_md5); "
@@ -115,7 +116,7 @@ def verify_local_archive(path: str | os.PathLike, md5: str | None) -> None:
 def copy_archive(src: str | os.PathLike, dest: str | os.PathLike, md5: str | None, content_md5: str) -> None:
     """Copy a local archive to ``dest`` atomically: ``md5`` is the user's optional check
     (data.archive_md5), ``content_md5`` what the workflow saw when it planned the run."""
-    verify_local_archive(src, md5)
+    verify_local_archive(src, md5, content_md5)  # (a change since then is caught on the copy)
     with atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
         copied = file_digest(tmp, "md5")

@@ -34,7 +34,8 @@ GPU_CHECK := $(if $(GPU),check-gpu,)
 
 .PHONY: setup demo study report trial redo plan check-gpu test lint fault-table benchmark lock lock-gpu clean
 
-# GPU=1 on a machine without an NVIDIA GPU stops here, before .venv is replaced by the GPU one.
+# GPU=1 on a machine without an NVIDIA GPU stops here, before .venv is replaced by the GPU one
+# (every target that sets up .venv runs it, each time: it is phony).
 check-gpu:
 	@nvidia-smi -L 2>/dev/null | grep -q '^GPU ' || { echo "make: GPU=1, but no NVIDIA GPU is visible here \
 	(nvidia-smi -L lists none): leave GPU=1 out to run on the CPU, or install the NVIDIA driver" >&2; exit 1; }
@@ -57,12 +58,12 @@ DEMO_THREADS := $(if $(GPU),,--set-threads train_trial=1 evaluate_trial=1 make_s
 remember = $(if $(filter -n --dry-run --dryrun,$(ARGS)),,printf 'LAST_CONFIG := %s\nLAST_GPU := %s\nLAST_THREADS := %s\n' \
 	'$(1)' '$(GPU)' '$(2)' > $(LAST_RUN))
 
-demo: setup | $(GPU_CHECK)
+demo: setup
 	$(call remember,config/demo.yaml,$(DEMO_THREADS))
 	$(SNAKEMAKE) --cores $(CORES) $(PROFILE) --configfile config/demo.yaml $(ARCHIVE_CONFIG) $(ARGS) $(DEMO_THREADS)
 
 STUDY_CONFIG = $(or $(CONFIG),config.yaml)
-study: setup | $(GPU_CHECK)
+study: setup
 	$(call remember,$(STUDY_CONFIG),)
 	$(SNAKEMAKE) --cores $(CORES) $(PROFILE) --configfile $(STUDY_CONFIG) $(ARCHIVE_CONFIG) $(ARGS)
 
@@ -75,12 +76,12 @@ need_trial = $(if $(TRIAL),,$(error TRIAL is missing: name a trial as <experimen
 report: setup
 	$(SNAKEMAKE) $(PROFILE) --configfile $(FOLLOW_CONFIG) --report report.html $(ARGS)
 
-trial: setup | $(GPU_CHECK)
+trial: setup
 	$(need_trial)
 	$(SNAKEMAKE) --cores $(CORES) $(TRIAL_METRICS) $(PROFILE) --configfile $(FOLLOW_CONFIG) $(ARGS) $(LAST_THREADS)
 
 # --forcerun with the trial as the target: without a target snakemake would build the whole study.
-redo: setup | $(GPU_CHECK)
+redo: setup
 	$(need_trial)
 	$(SNAKEMAKE) --cores $(CORES) $(TRIAL_METRICS) --forcerun $(TRIAL_METRICS) $(PROFILE) --configfile $(FOLLOW_CONFIG) \
 	  $(ARGS) $(LAST_THREADS)

@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 
+from .stats import POWER
 from .summary import p_value, plain, signed, signed_interval
 
 LANDING_QUESTION = """\
@@ -52,7 +53,7 @@ def _landing_lines(comparisons: pd.DataFrame, pct: str) -> list[str]:
             verdict = (
                 f"{row['paired_difference']:+.4f}, {pct} CI {signed_interval(row)}, "
                 f"p {p_value(row['paired_p_value'])} (Holm {p_value(row['holm_p_value'])}), {row['n_paired']} pairs; "
-                f"detectable with 80% power: {plain(row['min_detectable_difference'])}"
+                f"detectable with {POWER:.0%} power: {plain(row['min_detectable_difference'])}"
             )
         lines.append(f"- ``{row['experiment']}`` vs ``{row['baseline']}`` ({row['kind']}): {verdict}")
     return lines

@@ -3,7 +3,7 @@
 :meth:`cifar_noise.study.Study.trial_params` makes one from the config; ``run_trial`` trains with
 it; the benchmarks build theirs the same way. Snakemake reruns a trial when its parameters change,
 so no folder, description or evaluation batch size belongs here: moving a checkout or rewording
-a description must not retrain anything. The rule passes ``dataclasses.asdict(...)`` (plain data)
+a description must not retrain anything. The rule passes :meth:`TrialParams.asdict` (plain data)
 and the script rebuilds the record; ``metrics.json`` records it as a JSON object.
 
 The field order is the order of that JSON object (and of the params Snakemake compares between

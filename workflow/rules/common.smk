@@ -4,7 +4,6 @@ import functools
 import json
 import os
 import re
-from dataclasses import asdict
 
 from cifar_noise.download import verify_local_archive
 from cifar_noise.errors import StudyError
@@ -188,7 +187,7 @@ def get_shard_originals(job):
 
 @of_job
 def get_trial_params(job):
-    return asdict(STUDY.trial_params(job.experiment, job.trial))
+    return STUDY.trial_params(job.experiment, job.trial).asdict()
 
 
 @of_job

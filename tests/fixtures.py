@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from cifar_noise.cifar import Cifar10, write_archive
 from cifar_noise.params import TrialParams
 from cifar_noise.shards import build_shard, shard_count, write_shard
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def trial_params(seed: int, **fields) -> TrialParams:
@@ -86,13 +82,3 @@ def flat_images(value: int, count: int = 200) -> np.ndarray:
 
 def random_images(count: int = 200, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (count, 32, 32, 3), dtype=np.uint8)
-
-
-def real_archive() -> Path:
-    """The real CIFAR-10 archive: $CIFAR10_ARCHIVE, or ../shared/data/ beside the repository."""
-    path = Path(os.environ.get("CIFAR10_ARCHIVE", REPO.parent / "shared" / "data" / "cifar-10-python.tar.gz"))
-    if not path.exists():
-        if os.environ.get("CIFAR10_REQUIRE_REAL"):
-            pytest.fail(f"real CIFAR-10 archive not found at {path} (CIFAR10_REQUIRE_REAL is set)")
-        pytest.skip(f"real CIFAR-10 archive not found at {path}; set CIFAR10_ARCHIVE")
-    return path

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -204,3 +205,13 @@ def run_with_jax(check: str, timeout: float = 900, **arguments) -> dict:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def real_archive() -> Path:
+    """The real CIFAR-10 archive: $CIFAR10_ARCHIVE, or ../shared/data/ beside the repository."""
+    path = Path(os.environ.get("CIFAR10_ARCHIVE", REPO.parent / "shared" / "data" / "cifar-10-python.tar.gz"))
+    if not path.exists():
+        if os.environ.get("CIFAR10_REQUIRE_REAL"):
+            pytest.fail(f"real CIFAR-10 archive not found at {path} (CIFAR10_REQUIRE_REAL is set)")
+        pytest.skip(f"real CIFAR-10 archive not found at {path}; set CIFAR10_ARCHIVE")
+    return path

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 from fixtures import flat_images, random_images
 from scipy import stats
-from workflow_runner import (
-    TINY_EXPERIMENT,
-)
+from workflow_runner import TINY_EXPERIMENT
 
 from cifar_noise.corruptions import DEFAULT_CORRUPTIONS, corrupt_test_set, subset_indices
 from cifar_noise.errors import StudyError

@@ -1,5 +1,6 @@
 """The compiled engine (Keras on JAX, cifar_noise.engine) on the CPU: the same weights as Keras's own
-train_on_batch loop, several steps a call, and a real trial through the workflow, killed and resumed."""
+train_on_batch loop, several steps a call (a real trial through the workflow, killed and resumed:
+tests/workflow/test_engine_resume.py)."""
 
 import pytest
 from workflow_runner import run_with_jax

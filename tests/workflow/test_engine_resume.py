@@ -4,10 +4,10 @@ import json
 import time
 
 import pytest
-from fixtures import real_archive
 from workflow_runner import (
     kill_when,
     read_metrics,
+    real_archive,
     resume,
     start_snakemake,
     trial_numbers,

@@ -90,6 +90,11 @@ def test_the_study_alone_checks_its_archive_publishes_a_snapshot_and_carries_on_
     assert wrong.returncode != 0 and f"has md5 {md5}, not {'0' * 32}" in wrong.stderr
     assert not (tmp_path / "work").exists()  # stopped before anything ran
 
+    at_once = run_benchmark(tmp_path, *study, "--archive-md5", md5, "--deadline", "0")
+    assert at_once.returncode == 0, at_once.stderr[-3000:]
+    stopped = json.loads(out.with_suffix(".json").read_text())["study"]
+    assert stopped["stopped_by"] == "deadline" and stopped["trials_done"] == 0
+
     terminate_after_first_trial(tmp_path, *study, "--archive-md5", md5)
     first = json.loads(out.with_suffix(".json").read_text())["study"]
     assert first["stopped_by"] == "SIGTERM" and 1 <= first["trials_done"] < 3

@@ -52,4 +52,5 @@ def test_another_workflow_runs_the_study_through_the_module(tmp_path, tiny_archi
     # each trial as the workflow run on its own computes it (the tiny study has these trials too)
     numbers = trial_numbers(work)
     assert sorted(numbers) == ["results/experiments/baseline/trial-01", "results/experiments/gaussian/trial-01"]
-    assert numbers == {trial: trial_numbers(tiny_study[0])[trial] for trial in numbers}
+    alone = trial_numbers(tiny_study[0])
+    assert numbers == {trial: alone[trial] for trial in numbers}

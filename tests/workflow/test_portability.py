@@ -1,14 +1,13 @@
 """Moving a finished study, rewording it or pointing it at the same archive elsewhere retrains
 nothing; changing what a trial computes reruns exactly the affected trials."""
 
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from fixtures import write_tiny_archive
-from workflow_runner import REPO, TINY_EXPERIMENT, snakemake, tiny_config, write_config
+from workflow_runner import REPO, TINY_EXPERIMENT, planned_jobs, snakemake, tiny_config, write_config
 
 from cifar_noise.download import OFFICIAL_MD5
 
@@ -20,14 +19,7 @@ WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "cifar_noise", "config.yam
 
 def planned_outputs(dry_run: str, rule: str) -> set[str]:
     """The outputs of the ``rule`` jobs a dry run would run (their first output line)."""
-    found, current = set(), None
-    for line in dry_run.splitlines():
-        if match := re.match(r"(?:local)?rule (\w+):", line):
-            current = match.group(1)
-        elif current == rule and line.strip().startswith("output:"):
-            found.add(line.split(":", 1)[1].split(",")[0].strip())
-            current = None
-    return found
+    return {output for planned, output in planned_jobs(dry_run) if planned == rule}
 
 
 def dry_run(workdir, config, *args, snakefile=None) -> str:

@@ -1,8 +1,7 @@
 """Training on the real CIFAR-10 archive lands far above chance (the notebook's bug sat at 0.10)."""
 
 import pytest
-from fixtures import real_archive
-from workflow_runner import read_metrics, snakemake, write_config
+from workflow_runner import read_metrics, real_archive, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -24,14 +24,6 @@ from cifar_noise.schema import validate_config
 from cifar_noise.study import Study
 
 # ---------------------------------------------------------------------------------------------
-# the sets (unit level)
-
-
-# ---------------------------------------------------------------------------------------------
-# the config
-
-
-# ---------------------------------------------------------------------------------------------
 # the workflow (the tiny study evaluates every trial on TINY_CORRUPTIONS)
 
 pytest_slow = pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -174,16 +175,26 @@ def planned_jobs(dry_run: str) -> list[tuple[str, str]]:
     return jobs
 
 
-def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> None:
-    """SIGKILL snakemake and everything it started as soon as ``condition()`` holds."""
+def wait_for(process: subprocess.Popen, condition, timeout: float = 300) -> None:
+    """Return as soon as ``condition()`` holds; an AssertionError (with the process's output) when
+    the process ends first or the moment never comes."""
     deadline = time.monotonic() + timeout
     while not condition():
         if process.poll() is not None:
-            raise AssertionError(f"snakemake ended before the kill:\n{process.stdout.read()[-3000:]}")
+            raise AssertionError(f"the process ended first:\n{(process.stdout or process.stderr).read()[-3000:]}")
         if time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise AssertionError("the moment to kill never came")
+            raise AssertionError("the moment never came")
         time.sleep(0.01)
+
+
+def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> None:
+    """SIGKILL snakemake and everything it started as soon as ``condition()`` holds."""
+    try:
+        wait_for(process, condition, timeout)
+    except AssertionError:
+        with contextlib.suppress(ProcessLookupError):  # (nothing is left of a snakemake that ended)
+            os.killpg(process.pid, signal.SIGKILL)
+        raise
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
 

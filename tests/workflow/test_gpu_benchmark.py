@@ -4,10 +4,9 @@ that it works when a GPU machine is at hand."""
 import json
 import subprocess
 import sys
-import time
 
 import pytest
-from workflow_runner import REPO, TINY_EXPERIMENT, snakemake_env, tiny_config, write_config
+from workflow_runner import REPO, TINY_EXPERIMENT, snakemake_env, tiny_config, wait_for, write_config
 
 
 def benchmark_command(tmp_path, *args: str) -> list[str]:
@@ -31,11 +30,7 @@ def terminate_after_first_trial(tmp_path, *args: str) -> None:
     """Run the benchmark and send it a SIGTERM (as a machine handed back would) once one trial is done."""
     process = subprocess.Popen(benchmark_command(tmp_path, *args), env=snakemake_env(), stderr=subprocess.PIPE)
     log = tmp_path / "work/study/snakemake.log"  # (a metrics.json alone may be of a job still running)
-    deadline = time.monotonic() + 600
-    while not (log.exists() and "(Rule: train_trial)" in log.read_text()):
-        assert process.poll() is None, process.stderr.read()[-3000:]
-        assert time.monotonic() < deadline, "no trial finished"
-        time.sleep(0.05)
+    wait_for(process, lambda: log.exists() and "(Rule: train_trial)" in log.read_text(), timeout=600)
     process.terminate()
     assert process.wait(timeout=120) == 0, process.stderr.read()[-3000:]
 

@@ -21,6 +21,7 @@ from workflow_runner import (
     start_snakemake,
     tiny_config,
     trial_numbers,
+    wait_for,
     write_config,
 )
 
@@ -207,9 +208,7 @@ def test_ctrl_c_during_training_is_one_line_that_says_what_a_rerun_does(tmp_path
     config = long_trial_config(tmp_path, tiny_archive[0], epochs=6)
     state = tmp_path / "results/checkpoints/long/trial-01/state.json"
     process = start_snakemake(tmp_path, LONG, config=config)
-    deadline = time.monotonic() + 300
-    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(process, state.exists)
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: to every process of the group
     output = process.communicate(timeout=300)[0]
     epoch = json.loads(state.read_text())["epoch"]

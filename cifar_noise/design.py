@@ -54,6 +54,12 @@ def test_count(exp: dict, sizes: tuple[int, int] = CIFAR10_SIZES) -> int:
     return exp["test_size"] or test_pool(exp, sizes)
 
 
+def step_matched_points(sweep: dict) -> bool:
+    """Whether an expanded sweep's points are compared with step-matched no-noise baselines (which
+    then have a curve and a table of their own) rather than with one of its own points."""
+    return sweep["baseline_kind"] == "step-matched" and any(sweep["baselines"])
+
+
 def sweep_point(sweep: dict, value: float) -> dict:
     """The experiment of one value of a sweep (before its noise parameters are resolved)."""
     exp = copy.deepcopy(sweep["experiment"])

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .cifar import CLASS_NAMES  # noqa: E402
+from .design import step_matched_points  # noqa: E402
 from .fileio import atomic_path  # noqa: E402
 from .noise import condition_label, perturb  # noqa: E402
 from .stats import mean_ci  # noqa: E402
@@ -229,7 +230,7 @@ def sweep_plot(trials: pd.DataFrame, sweep: dict, path, level: float = 0.95) -> 
     the sweep's own point without noise (sigma=0, say) as a band across the plot."""
     fig, ax = plt.subplots(figsize=(6, 4))
     reference = [name for name in sweep["baselines"] if name]
-    step_matched = reference and sweep["baseline_kind"] == "step-matched"
+    step_matched = step_matched_points(sweep)
     curves = [("with noise" if step_matched else "mean", sweep["values"], sweep["experiments"], "tab:blue")]
     if step_matched:
         points = [(v, name) for v, name in zip(sweep["values"], sweep["baselines"], strict=True) if name]

@@ -8,7 +8,7 @@ import math
 
 import pandas as pd
 
-from .design import DEFINITION_FIELDS
+from .design import DEFINITION_FIELDS, step_matched_points
 from .stats import POWER, mean_ci
 
 # ---- number formats (the public ones are the report's first page's too) ----------------------
@@ -265,7 +265,7 @@ def _sweeps_section(
             "",
         ]
         lines += _sweep_table(trials, sweep, sweep["experiments"], level, min_trials, clean)
-        if sweep["baseline_kind"] == "step-matched" and any(sweep["baselines"]):
+        if step_matched_points(sweep):
             lines += ["", "Without noise (step-matched baselines):", ""]
             lines += _sweep_table(trials, sweep, sweep["baselines"], level, min_trials)
         lines.append("")

@@ -74,7 +74,7 @@ def test_impulse_severities_hit_their_amount_of_values():
 def test_the_default_corruptions_are_the_study_noises_and_cifar10c_impulse():
     config = validate_config({"experiments": {"a": {**TINY_EXPERIMENT, "noise": "none"}}})
     assert config["corruptions"]["sets"] == {n: {"params": {}, **c} for n, c in DEFAULT_CORRUPTIONS.items()}
-    study = Study(validate_config({"experiments": {"a": {**TINY_EXPERIMENT, "noise": "none"}}}))
+    study = Study(config)
     assert study.corruptions["gaussian"]["severities"] == pytest.approx([0.04 * 255, 0.06 * 255, 0.08 * 255,
                                                                            0.09 * 255, 0.10 * 255])  # fmt: skip
     assert study.corruptions["impulse"]["severities"] == [0.01, 0.02, 0.03, 0.05, 0.07]

@@ -94,7 +94,12 @@ def test_the_study_commands_plan_what_their_comments_say(tmp_path):
     }
     for command, plan in expected.items():
         assert CHECKED[command].startswith("empty")
-        planned = rules(run(tmp_path, command.replace("snakemake", f"snakemake -s {REPO}/Snakefile", 1), dry=True))
+        # the profile by its path: in tmp_path, Snakemake would ignore a missing one without a word
+        in_tmp = command.replace("snakemake", f"snakemake -s {REPO}/Snakefile", 1)
+        output = run(tmp_path, in_tmp.replace(" profiles/", f" {REPO}/profiles/"), dry=True)
+        profile = command.split("--workflow-profile ")[1].split()[0] if "--workflow-profile" in command else "default"
+        assert f"Using workflow specific profile {REPO / 'profiles' / Path(profile).name} " in output, command
+        planned = rules(output)
         if isinstance(plan, int):
             assert planned.count("train_trial") == plan, command
         else:

@@ -19,9 +19,13 @@ CHECKPOINTS = "results/checkpoints"
 
 
 def profile_resources(rule):
-    """The resources that the profile (or --set-resources) sets for ``rule``, by name."""
+    """The resources that the profile (or --set-resources) sets for ``rule``, by name. Snakemake keeps
+    a value that is not an integer (slurm_partition: "gpu", gres: "gpu:1") as an expression for each
+    job to evaluate; the ones read here depend on no wildcard, so they are evaluated as a first
+    attempt would."""
     given = workflow.resource_settings.overwrite_resources.get(rule) or {}
-    return {name: resource.value for name, resource in given.items()}
+    first = dict(wildcards=None, input=None, attempt=1, threads=1, rulename=rule, async_run=None)
+    return {name: resource.evaluate(**first).value for name, resource in given.items()}
 
 
 def trains_on_gpu():

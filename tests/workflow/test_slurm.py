@@ -108,29 +108,21 @@ def test_every_job_runs_as_a_slurm_job(tmp_path, tiny_archive):
     assert code == 0, output[-5000:]
 
     # every job but the local ones (the target rule, the copy of the local archive) went to SLURM,
-    # the many shards and trials as arrays
+    # each as a job of its own (no arrays: see profiles/slurm)
     single = re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", output)
-    arrays = re.findall(r"Submitted array job with Snakemake IDs ([\d,]+) and SLURM job ID (\d+)", output)
-    in_arrays = sum(len(ids.split(",")) for ids, _ in arrays)
+    assert "Submitted array job" not in output
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", output.split("Job stats:")[1].split("\n\n")[0], flags=re.M))
     planned = {rule: int(n) for rule, n in stats.items() if rule not in ("job", "total")}
     assert planned["train_trial"] == 3 and planned["make_shard"] == 4
     assert planned.pop("all") == 1  # the local target rule
     assert planned.pop("fetch_archive") == 1  # a local rule too: the login node reads data.archive
-    assert arrays, "shards and trials were not submitted as job arrays"
-    assert len(single) + in_arrays == sum(planned.values()), output[-3000:]
-    submitted = {int(i) for ids, _ in arrays for i in ids.split(",")} | {int(i) for i, _ in single}
-    assert len(submitted) == sum(planned.values())
+    assert len({int(i) for i, _ in single}) == len(single) == sum(planned.values()), output[-3000:]
 
     # the scheduler knows every job id, and each finished
-    job_ids = {j for _, j in single} | {j for _, j in arrays}
     states = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T"], capture_output=True, text=True).stdout
-    known = {}
-    for line in states.splitlines():
-        job, state = line.split()
-        known[job.split("_")[0]] = known.get(job.split("_")[0], set()) | {state}
-    for job in job_ids:
-        assert known.get(job) == {"COMPLETED"}, (job, known.get(job))
+    known = dict(line.split() for line in states.splitlines())
+    for _, job in single:
+        assert known.get(job) == "COMPLETED", (job, known.get(job))
 
     # SLURM's own logs, and the trials know their SLURM job
     logs = tmp_path / ".snakemake" / "slurm_logs"
@@ -250,9 +242,7 @@ def test_a_preempted_training_job_is_retried_with_more_memory_and_time_and_resum
     assert local.returncode == 0, (reference / "snakemake.out").read_text()[-5000:]
 
     # the cancelled job and its retry, as SLURM recorded them
-    first, retry = sorted(
-        slurm_jobs(name=job["name"], comment=job["comment"]), key=lambda record: int(record["id"].split("_")[0])
-    )
+    first, retry = sorted(slurm_jobs(name=job["name"], comment=job["comment"]), key=lambda record: int(record["id"]))
     assert first["id"] == job["id"] and first["state"] == "CANCELLED"
     assert retry["state"] == "COMPLETED"
     assert megabytes(retry["mem"]) > megabytes(first["mem"])

@@ -18,20 +18,20 @@ from cifar_noise.plan import check_disk, footprint
 CHECKPOINTS = "results/checkpoints"
 
 
-def profile_resources(rule):
-    """The resources that the profile (or --set-resources) sets for ``rule``, by name. Snakemake keeps
-    a value that is not an integer (slurm_partition: "gpu", gres: "gpu:1") as an expression for each
-    job to evaluate; the ones read here depend on no wildcard, so they are evaluated as a first
-    attempt would."""
+def profile_resource(rule, name, default=None):
+    """A resource that the profile (or --set-resources) sets for ``rule``, else ``default``. Snakemake
+    keeps a value that is not an integer (gres: "gpu:1") as an expression for each job to evaluate;
+    the ones read here depend on no wildcard, so this one is evaluated as a first attempt would."""
     given = workflow.resource_settings.overwrite_resources.get(rule) or {}
+    if name not in given:
+        return default
     first = dict(wildcards=None, input=None, attempt=1, threads=1, rulename=rule, async_run=None)
-    return {name: resource.evaluate(**first).value for name, resource in given.items()}
+    return given[name].evaluate(**first).value
 
 
 def trains_on_gpu():
     """Whether the profile gives train_trial a GPU (set-resources train_trial: gpu or gres)."""
-    resources = profile_resources("train_trial")
-    return asks_for_gpu(resources.get("gpu", 0), resources.get("gres"))
+    return asks_for_gpu(profile_resource("train_trial", "gpu", 0), profile_resource("train_trial", "gres"))
 
 
 # With --sdm conda, GPU training gets the environment with JAX's CUDA build instead.
@@ -67,7 +67,7 @@ def train_runtime(wildcards, attempt):
     """Minutes a training job asks a scheduler for: its images at a conservative speed, x1.5."""
     exp = STUDY.experiment(wildcards.experiment)
     images = exp["train_size"] * exp["enlarge"] * exp["epochs"] + 60000  # + evaluation
-    speed = profile_resources("train_trial").get("images_per_second", EXPECTED_IMAGES_PER_SECOND)
+    speed = profile_resource("train_trial", "images_per_second", EXPECTED_IMAGES_PER_SECOND)
     return int((10 + 1.5 * images / speed / 60) * attempt)
 
 

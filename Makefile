@@ -1,8 +1,8 @@
 # Quick start:  make demo   (set up .venv, run the demo study)
 #               make test   (set up .venv, run the tests)
 # Offline: add ARCHIVE=/path/to/cifar-10-python.tar.gz to use a local copy instead of downloading.
-# GPU machine: add GPU=1 to set up .venv from requirements-gpu.lock (Keras on a CUDA build of
-# PyTorch instead of TensorFlow) and to train with profiles/gpu; see README.md.
+# GPU machine: add GPU=1 to set up .venv from requirements-gpu.lock (Keras on JAX's CUDA build
+# instead of TensorFlow) and to train with profiles/gpu; see README.md.
 # Another study: make study CONFIG=my_study.yaml; make plan CONFIG=... says first what it costs.
 # After a run, with the config, GPU and threads that made its results (remembered in .last-run.mk):
 #               make report                       report.html

@@ -1,7 +1,7 @@
 # CIFAR-10 noise-augmentation study: download -> seeded split -> noise shards -> one training
 # job per trial -> tables and plots. The logic lives in the cifar_noise package; see README.md.
 #
-# Another workflow can use this one as a module, with its own config (tests/test_module.py):
+# Another workflow can use this one as a module, with its own config (tests/workflow/test_module.py):
 #     module cifar_noise:
 #         snakefile: "path/to/this/Snakefile"
 #         config: config

@@ -23,7 +23,7 @@ rule train_trial:
         mem_mb=scaled(4000),
         runtime=train_runtime,
         # Which attempt this is (Snakemake gives scripts no other way to know): each attempt keeps
-        # its log as <log>.attempt-<N>.log, since Snakemake deletes the log before a retry.
+        # its log as <name>.attempt-<N>.log (trial-01.attempt-2.log), since Snakemake deletes the log before a retry.
         attempt=attempt_number,
     params:
         trial=get_trial_params,

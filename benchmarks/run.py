@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import itertools
 import json
 import os
 import platform
@@ -22,7 +21,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -42,12 +40,6 @@ from cifar_noise.provenance import cpu_name  # noqa: E402
 # one element at a time): the baseline the vectorised noise is measured against.
 
 
-def every_pixel(x) -> Iterator[tuple[int, int, int]]:
-    """(image, row, column) of every pixel, in the order of the notebook's three nested loops
-    (``for i``, ``for a``, ``for b``: the last the fastest)."""
-    return itertools.product(range(x.shape[0]), range(x.shape[1]), range(x.shape[2]))
-
-
 def notebook_regional(x):
     x = x.copy()
     for i in range(x.shape[0]):
@@ -64,20 +56,26 @@ def notebook_regional(x):
 
 def notebook_salt_pepper(x):
     x = x.copy()
-    for i, a, b in every_pixel(x):
-        if random.random() < 0.1:
-            x[i][a][b][0] += 100 * (random.random() - 0.5)
-            x[i][a][b][1] += 100 * (random.random() - 0.5)
-            x[i][a][b][2] += 100 * (random.random() - 0.5)
+    shape = x.shape
+    for i in range(shape[0]):
+        for a in range(shape[1]):
+            for b in range(shape[2]):
+                if random.random() < 0.1:
+                    x[i][a][b][0] += 100 * (random.random() - 0.5)
+                    x[i][a][b][1] += 100 * (random.random() - 0.5)
+                    x[i][a][b][2] += 100 * (random.random() - 0.5)
     return x
 
 
 def notebook_gaussian(x):
     x = x.copy()
-    for i, a, b in every_pixel(x):
-        x[i][a][b][0] += random.gauss(0, 20)
-        x[i][a][b][1] += random.gauss(0, 20)
-        x[i][a][b][2] += random.gauss(0, 20)
+    shape = x.shape
+    for i in range(shape[0]):
+        for a in range(shape[1]):
+            for b in range(shape[2]):
+                x[i][a][b][0] += random.gauss(0, 20)
+                x[i][a][b][1] += random.gauss(0, 20)
+                x[i][a][b][2] += random.gauss(0, 20)
     return x
 
 

@@ -175,6 +175,17 @@ def planned_jobs(dry_run: str) -> list[tuple[str, str]]:
     return jobs
 
 
+def train_trial_resources(dry_run: str) -> list[dict[str, str]]:
+    """The resources of every train_trial job a dry run's output plans, by name."""
+    rule, found = None, []
+    for line in dry_run.splitlines():
+        if match := re.match(r"(?:local)?rule (\w+):", line):
+            rule = match.group(1)
+        elif line.strip().startswith("resources:") and rule == "train_trial":
+            found.append(dict(re.findall(r"(\w+)=([^,\n]+)", line.strip().removeprefix("resources: "))))
+    return found
+
+
 def wait_for(process: subprocess.Popen, condition, timeout: float = 300) -> None:
     """Return as soon as ``condition()`` holds; an AssertionError (with the process's output) when
     the process ends first or the moment never comes."""
@@ -197,6 +208,20 @@ def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> Non
         raise
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def settled(*paths: Path, seconds: float = 1.0):
+    """A condition for wait_for and kill_when: ``seconds`` have passed since all ``paths`` existed
+    (a checkpoint written, say, and the next epoch under way)."""
+    since = {}
+
+    def condition() -> bool:
+        if all(path.exists() for path in paths):
+            since.setdefault("at", time.monotonic())
+            return time.monotonic() - since["at"] > seconds
+        return False
+
+    return condition
 
 
 def resume(workdir, config, *targets):

@@ -1,7 +1,6 @@
 """The compiled engine (Keras on JAX) in the workflow: a real trial killed mid-epoch and resumed."""
 
 import json
-import time
 
 import pytest
 from workflow_runner import (
@@ -9,6 +8,8 @@ from workflow_runner import (
     read_metrics,
     real_archive,
     resume,
+    settled,
+    snakemake,
     start_snakemake,
     trial_numbers,
     write_config,
@@ -49,23 +50,14 @@ def test_the_engine_trains_a_real_trial_killed_mid_epoch_to_the_numbers_of_an_un
     monkeypatch.setenv("KERAS_BACKEND", "jax")  # the workflow's jobs inherit it
     robustness = REAL.replace("metrics.json", "robustness.json")
     reference = tmp_path_factory.mktemp("engine_reference")
-    process = start_snakemake(reference, REAL, robustness, config=real_trial_config(reference))
-    assert process.wait() == 0, process.stdout.read()[-4000:]
+    snakemake(reference, REAL, robustness, config=real_trial_config(reference), timeout=1800)
 
     workdir = tmp_path_factory.mktemp("engine_killed")
     config = real_trial_config(workdir)
     checkpoints = workdir / "results/checkpoints/real_gaussian/trial-01"
     log = workdir / "results/logs/train_trial/real_gaussian/trial-01.log"
     process = start_snakemake(workdir, REAL, config=config)
-    started = {}
-
-    def in_epoch_two():  # the checkpoint of epoch 1 is written, epoch 2 is under way
-        if (checkpoints / "state.json").exists():
-            started.setdefault("at", time.monotonic())
-            return time.monotonic() - started["at"] > 1.0
-        return False
-
-    kill_when(process, in_epoch_two)
+    kill_when(process, settled(checkpoints / "state.json"))  # epoch 1's checkpoint written, epoch 2 under way
     assert json.loads((checkpoints / "state.json").read_text())["epoch"] == 1, "the kill came after epoch 2"
     resume(workdir, config, REAL, robustness)
 

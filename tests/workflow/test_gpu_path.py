@@ -7,7 +7,15 @@ import subprocess
 import sys
 
 import pytest
-from workflow_runner import REPO, TINY_EXPERIMENT, snakemake_command, snakemake_env, tiny_config, write_config
+from workflow_runner import (
+    REPO,
+    TINY_EXPERIMENT,
+    snakemake_command,
+    snakemake_env,
+    tiny_config,
+    train_trial_resources,
+    write_config,
+)
 
 TRIAL = "results/experiments/baseline/trial-01"
 
@@ -80,17 +88,6 @@ def readme_gpu_commands(text: str) -> list[str]:
     ]
 
 
-def train_trial_resources(dry_run: str) -> list[str]:
-    """The ``resources:`` line of every train_trial job in a dry run's output."""
-    rule, found = None, []
-    for line in dry_run.splitlines():
-        if match := re.match(r"(?:local)?rule (\w+):", line):
-            rule = match.group(1)
-        elif line.strip().startswith("resources:") and rule == "train_trial":
-            found.append(line.strip())
-    return found
-
-
 def test_readme_gpu_commands_plan_gpu_trials(tmp_path):
     commands = readme_gpu_commands((REPO / "README.md").read_text())
     assert len(commands) >= 2, commands
@@ -101,4 +98,4 @@ def test_readme_gpu_commands_plan_gpu_trials(tmp_path):
         assert result.returncode == 0, f"{line}\n{result.stderr[-4000:]}"
         resources = train_trial_resources(result.stdout + result.stderr)
         assert resources, f"{line} plans no training"
-        assert all(re.search(r"\bgpu=1\b", r) for r in resources), resources
+        assert all(r.get("gpu") == "1" for r in resources), resources

@@ -16,6 +16,7 @@ from workflow_runner import (
     kill_when,
     read_metrics,
     resume,
+    settled,
     sha256_of,
     snakemake,
     start_snakemake,
@@ -138,15 +139,8 @@ def test_training_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, tiny_ar
     config = long_trial_config(tmp_path, tiny_archive[0])
     checkpoints = tmp_path / "results/checkpoints/long/trial-01"
     process = start_snakemake(tmp_path, LONG, config=config)
-    started = {}
-
-    def in_epoch_two():  # the checkpoint of epoch 1 is written, epoch 2 is under way
-        if (checkpoints / "epoch-0001.keras").exists() and (checkpoints / "state.json").exists():
-            started.setdefault("at", time.monotonic())
-            return time.monotonic() - started["at"] > 1.0
-        return False
-
-    kill_when(process, in_epoch_two)
+    # the checkpoint of epoch 1 is written, epoch 2 is under way
+    kill_when(process, settled(checkpoints / "epoch-0001.keras", checkpoints / "state.json"))
     assert not (tmp_path / "results/experiments/long/trial-01/metrics.json").exists()
     state = json.loads((checkpoints / "state.json").read_text())
     assert state["epoch"] == 1, "the kill came too late to land inside epoch 2"

@@ -1,4 +1,4 @@
-"""The GPU measurement, side by side in one run (README: Performance):
+"""The GPU measurement, side by side in one run (benchmarks/results.md):
 
     python benchmarks/gpu/run.py                          (a GPU machine, the GPU environment)
     python benchmarks/gpu/run.py --archive cifar-10-python.tar.gz --parts f   (the study alone)
@@ -237,23 +237,26 @@ def run_study(args, archive: Path, slots: int, workdir: Path, deadline: float, p
     stop = {"by": None}
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(by="SIGTERM"))
     last_report = started
-    with open(workdir / "snakemake.log", "a") as output:
-        proc = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        while proc.poll() is None and stop["by"] is None:
-            if time.monotonic() >= deadline:
-                stop["by"] = "deadline"
-            elif time.monotonic() - last_report >= 15:
-                progress(study_state(workdir, config, slots, started, before))
-                last_report = time.monotonic()
-            time.sleep(0.2)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
-        else:
-            stop["by"] = None  # it ended by itself first
-    signal.signal(signal.SIGTERM, previous)
+    try:
+        with open(workdir / "snakemake.log", "a") as output:
+            proc = subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            while proc.poll() is None and stop["by"] is None:
+                now = time.monotonic()
+                if now >= deadline:
+                    stop["by"] = "deadline"
+                elif now - last_report >= 15:
+                    progress(study_state(workdir, config, slots, started, before))
+                    last_report = now
+                time.sleep(0.2)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=60)
+            else:
+                stop["by"] = None  # it ended by itself first
+    finally:  # also when a progress report or the wait fails: later SIGTERMs must not be swallowed
+        signal.signal(signal.SIGTERM, previous)
     state = study_state(workdir, config, slots, started, before)
     tail = (workdir / "snakemake.log").read_text()[-3000:]
     return {

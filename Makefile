@@ -32,7 +32,7 @@ LOCK := $(if $(GPU),requirements-gpu.lock,requirements.lock)
 PROFILE := $(if $(GPU),--workflow-profile profiles/gpu,)
 GPU_CHECK := $(if $(GPU),check-gpu,)
 
-.PHONY: setup demo study report trial redo plan check-gpu test lint fault-table benchmark lock lock-gpu clean
+.PHONY: setup demo study answer report trial redo plan check-gpu test lint fault-table benchmark lock lock-gpu clean
 
 # GPU=1 on a machine without an NVIDIA GPU stops here, before .venv is replaced by the GPU one
 # (every target that sets up .venv runs it, each time: it is phony).
@@ -66,6 +66,14 @@ STUDY_CONFIG = $(or $(CONFIG),config.yaml)
 study: setup
 	$(call remember,$(STUDY_CONFIG),)
 	$(SNAKEMAKE) --cores $(CORES) $(PROFILE) --configfile $(STUDY_CONFIG) $(ARCHIVE_CONFIG) $(ARGS)
+
+# The answer (config/answer.yaml) in resumable parts: each finished trial goes into results-cpu/
+# (commit it), and the same command, here or in a fresh clone, carries on from there
+# (publish/resume.py). One line per finished trial: done, left, time left.
+ANSWER_CONFIG ?= config/answer.yaml
+SNAPSHOT ?= results-cpu
+answer: setup
+	$(BIN)/python -m publish.resume --configfile $(ANSWER_CONFIG) --snapshot $(SNAPSHOT) $(ARCHIVE_CONFIG) $(ARGS)
 
 # The follow-ups: the config of the last make demo / make study unless CONFIG says otherwise, its
 # threads (they change the last digits of a trial's numbers) and its GPU setting.

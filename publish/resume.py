@@ -1,0 +1,251 @@
+"""Run a study in resumable parts, keeping every finished trial in a snapshot folder to commit.
+
+    python -m publish.resume --configfile config/answer.yaml --snapshot results-cpu [snakemake args]
+
+1. Restore: each trial the snapshot holds whole, with the parameters the config gives it now, is
+   copied back into results/, where the run would have left it.
+2. Run: snakemake builds the trials still missing. They alone are its targets: a restored trial has
+   no model, split or shards beside it, and asking for it would retrain it.
+3. As each trial finishes, its small outputs (metrics.json, history.csv, robustness.json, the
+   training and evaluation jobs' logs and benchmarks) go into the snapshot, each file written
+   whole, with one progress line: done, left, time left.
+4. When none is left, the aggregate rules run on the trial records as they are (train_trial is not
+   among the allowed rules) and the summary, tables and plots go into the snapshot too.
+
+Stopping it at any moment (Ctrl-C, SIGTERM, SIGKILL, the machine going away) loses at most the
+trials in flight: the same command, in this checkout or a fresh clone with the committed snapshot,
+carries on. Snakemake's own output goes to results/logs/resume.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from cifar_noise.fileio import write_text
+from cifar_noise.schema import validate_config
+from cifar_noise.study import Study, Trial
+
+# A trial's small outputs, relative to results/, as rules train_trial and evaluate_trial name them
+# (tests/workflow/test_resume.py checks that a run writes each of them). robustness.json comes
+# last: the evaluation job's benchmark is written once its output is there.
+TRIAL_FILES = (
+    "experiments/{experiment}/trial-{trial}/metrics.json",
+    "experiments/{experiment}/trial-{trial}/history.csv",
+    "logs/train_trial/{experiment}/trial-{trial}.log",
+    "benchmarks/train_trial/{experiment}/trial-{trial}.tsv",
+    "logs/evaluate_trial/{experiment}/trial-{trial}.log",
+    "benchmarks/evaluate_trial/{experiment}/trial-{trial}.tsv",
+    "experiments/{experiment}/trial-{trial}/robustness.json",
+)
+# The rules that turn trial records into the summary, tables and plots, and what they need.
+AGGREGATES = ("aggregate_trials", "summarize", "plot_results", "plot_robustness")
+ALLOWED = (*AGGREGATES, "clipping_share", "extract_dataset", "fetch_archive")
+STUDY_OUTPUTS = ("summary.md", "tables", "plots")
+RESULTS = Path("results")
+RUN = "run.json"  # the sessions that made the snapshot: machine, threads, trials, times
+POLL_SECONDS = 10
+
+
+def trial_files(trial: Trial) -> list[str]:
+    return [pattern.format(**trial.wildcards) for pattern in TRIAL_FILES]
+
+
+def finished(folder: Path, trial: Trial) -> bool:
+    """Whether ``folder`` holds all of the trial's files; a benchmark has its header and a row."""
+    files = [folder / name for name in trial_files(trial)]
+    return all(f.is_file() for f in files) and all(
+        len(f.read_text().splitlines()) >= 2 for f in files if f.suffix == ".tsv"
+    )
+
+
+def recorded_params(folder: Path, trial: Trial) -> dict:
+    return json.loads((folder / trial_files(trial)[0]).read_text())["params"]
+
+
+def copy_trial(source: Path, dest: Path, trial: Trial) -> None:
+    """Each file copied whole (a temporary name, then a rename), robustness.json last."""
+    for name in trial_files(trial):
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        shutil.copy2(source / name, partial)
+        os.replace(partial, target)
+
+
+def current(folder: Path, study: Study, trial: Trial) -> bool:
+    """Whether ``folder`` holds the whole trial, made with the parameters the config gives it now."""
+    expected = study.trial_params(trial.experiment, trial.trial).asdict()
+    return finished(folder, trial) and recorded_params(folder, trial) == expected
+
+
+def restore(study: Study, snapshot: Path) -> tuple[list[Trial], list[str]]:
+    """Copy the snapshot's trials that results/ lacks into it, and the other way round; return the
+    trials done and a note for each trial of the snapshot that the config now makes otherwise."""
+    done, notes = [], []
+    for trial in study.trials():
+        if current(RESULTS, study, trial):
+            if not current(snapshot, study, trial):
+                copy_trial(RESULTS, snapshot, trial)
+        elif current(snapshot, study, trial):
+            copy_trial(snapshot, RESULTS, trial)
+        else:
+            if finished(snapshot, trial):
+                notes.append(f"{name(trial)} in {snapshot} was made with other parameters: it is trained again")
+            continue
+        done.append(trial)
+    return done, notes
+
+
+def name(trial: Trial) -> str:
+    return f"{trial.experiment}/trial-{trial.trial:02d}"
+
+
+def die_with_parent() -> None:
+    """In the child: SIGINT when this driver dies, even by SIGKILL (Linux), so that snakemake stops
+    its jobs as on Ctrl-C instead of running on unwatched."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+
+
+def snakemake(args: list[str], log) -> subprocess.Popen:
+    """snakemake in a session of its own: a Ctrl-C reaches it once, from this driver."""
+    command = [sys.executable, "-m", "snakemake", *args]
+    return subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent
+    )
+
+
+class Progress:
+    """One line per finished trial: trials done and left, and the time left at this session's pace."""
+
+    def __init__(self, done: int, total: int):
+        self.done, self.total = done, total
+        self.start, self.finished = time.monotonic(), 0
+
+    def line(self, trial: Trial) -> str:
+        self.done, self.finished = self.done + 1, self.finished + 1
+        left = self.total - self.done
+        pace = (time.monotonic() - self.start) / self.finished  # seconds a trial, jobs overlapping
+        status = f"{left} left, about {left * pace / 3600:.1f} h to go" if left else "none left"
+        return f"{datetime.now():%H:%M} {name(trial)} done: {self.done} of {self.total}, {status}"
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+    return f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def record_session(snapshot: Path, session: dict) -> None:
+    """Add this session to the snapshot's run.json: where, with how many threads, what it finished."""
+    path = snapshot / RUN
+    run = json.loads(path.read_text()) if path.exists() else {"sessions": []}
+    run["sessions"].append(session)
+    write_text(path, json.dumps(run, indent=2) + "\n")
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Other arguments go to snakemake.")
+    parser.add_argument("--configfile", required=True, type=Path, help="the study's config")
+    parser.add_argument("--snapshot", required=True, type=Path, help="the folder of finished trials")
+    parser.add_argument("--cores", type=int, default=os.cpu_count())
+    # One thread a job, as many jobs as cores: on 2 cores two trials of one thread each train more
+    # images a second than one of two (benchmarks/cpu/results.md). The thread count changes a
+    # trial's last digits, so every part of a study must use the same (run.json records it).
+    parser.add_argument("--threads", type=int, default=1, help="threads of each training and evaluation job")
+    return parser.parse_known_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, extra = parse(argv)
+    study = Study(validate_config(yaml.safe_load(args.configfile.read_text())))
+    snapshot, started = args.snapshot, datetime.now(UTC)
+    snapshot.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(args.configfile, snapshot / "config.yaml")  # the config its trials were made with
+    done, notes = restore(study, snapshot)
+    for note in notes:
+        print(f"Note: {note}", flush=True)
+    missing = [trial for trial in study.trials() if trial not in done]
+    print(f"{len(done)} of {len(study.trials())} trials done ({snapshot}), {len(missing)} to train", flush=True)
+
+    common = ["--configfile", str(args.configfile), "--cores", str(args.cores)]
+    threads = [f"{rule}={args.threads}" for rule in ("train_trial", "evaluate_trial", "make_shard")]
+    session = {"started": started.isoformat(timespec="seconds"), "machine": machine(), "threads": args.threads}
+    log_path = RESULTS / "logs" / "resume.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log:
+        if missing:
+            targets = [str(RESULTS / trial_files(t)[i]) for t in missing for i in (0, -1)]
+            code = train(
+                snakemake([*common, *targets, "--set-threads", *threads, *extra], log),
+                study,
+                snapshot,
+                missing,
+                session,
+                len(done),
+            )
+            if code != 0:
+                print(f"snakemake stopped ({code}); its last lines ({log_path}):\n{tail(log_path)}", flush=True)
+                return code
+        aggregate = snakemake([*common, *AGGREGATES, "--allowed-rules", *ALLOWED, *extra], log)
+        if aggregate.wait() != 0:
+            print(f"the aggregate rules failed; see {log_path}:\n{tail(log_path)}", flush=True)
+            return aggregate.returncode
+    for output in STUDY_OUTPUTS:
+        source = RESULTS / output
+        if source.is_dir():
+            shutil.copytree(source, snapshot / output, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, snapshot / output)
+    print(f"the study is complete: {snapshot} holds its trials, {', '.join(STUDY_OUTPUTS)}", flush=True)
+    return 0
+
+
+def train(
+    process: subprocess.Popen, study: Study, snapshot: Path, missing: list[Trial], session: dict, done: int
+) -> int:
+    """Watch snakemake train ``missing``: each trial that finishes goes into the snapshot with its
+    progress line. A SIGTERM or Ctrl-C to this driver stops snakemake as a Ctrl-C would."""
+    progress = Progress(done, len(study.trials()))
+    stop = lambda signum, frame: process.send_signal(signal.SIGINT)  # noqa: E731
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    session["finished"] = []
+    try:
+        while missing:
+            running = process.poll() is None
+            for trial in [t for t in missing if current(RESULTS, study, t)]:
+                copy_trial(RESULTS, snapshot, trial)
+                missing.remove(trial)
+                session["finished"].append(name(trial))
+                print(progress.line(trial), flush=True)
+            if not running:
+                break
+            time.sleep(POLL_SECONDS)
+        return process.wait()
+    finally:
+        session["ended"] = datetime.now(UTC).isoformat(timespec="seconds")
+        record_session(snapshot, session)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

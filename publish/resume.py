@@ -164,7 +164,10 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Other arguments go to snakemake.")
+    # allow_abbrev=False: snakemake's --config must reach it, not be taken for --configfile
+    parser = argparse.ArgumentParser(
+        allow_abbrev=False, description=__doc__.split("\n\n")[0], epilog="Other arguments go to snakemake."
+    )
     parser.add_argument("--configfile", required=True, type=Path, help="the study's config")
     parser.add_argument("--snapshot", required=True, type=Path, help="the folder of finished trials")
     parser.add_argument("--cores", type=int, default=os.cpu_count())

@@ -4,8 +4,9 @@
 
 1. Restore: each trial the snapshot holds whole, with the parameters the config gives it now, is
    copied back into results/, where the run would have left it.
-2. Run: snakemake builds the trials still missing. They alone are its targets: a restored trial has
-   no model, split or shards beside it, and asking for it would retrain it.
+2. Run: snakemake builds the trials still missing, trial t of every experiment at a time (whole
+   pairs first). They alone are its targets: a restored trial has no model, split or shards beside
+   it, and asking for it would retrain it.
 3. As each trial finishes, its small outputs (metrics.json, history.csv, robustness.json, the
    training and evaluation jobs' logs and benchmarks) go into the snapshot, each file written
    whole, with one progress line: done, left, time left.
@@ -197,15 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
         if missing:
-            targets = [str(RESULTS / trial_files(t)[i]) for t in missing for i in (0, -1)]
-            code = train(
-                snakemake([*common, *targets, "--set-threads", *threads, *extra], log),
-                study,
-                snapshot,
-                missing,
-                session,
-                len(done),
-            )
+            run = lambda trials: snakemake([*common, *targets(trials), "--set-threads", *threads, *extra], log)  # noqa: E731
+            code = train(run, study, snapshot, missing, session, len(done))
             if code != 0:
                 print(f"snakemake stopped ({code}); its last lines ({log_path}):\n{tail(log_path)}", flush=True)
                 return code
@@ -223,31 +217,66 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def train(
-    process: subprocess.Popen, study: Study, snapshot: Path, missing: list[Trial], session: dict, done: int
-) -> int:
-    """Watch snakemake train ``missing``: each trial that finishes goes into the snapshot with its
-    progress line. A SIGTERM or Ctrl-C to this driver stops snakemake as a Ctrl-C would."""
+def targets(trials: list[Trial]) -> list[str]:
+    """A trial's first and last outputs: its metrics.json (training) and robustness.json."""
+    return [str(RESULTS / trial_files(t)[i]) for t in trials for i in (0, -1)]
+
+
+def batches(missing: list[Trial]) -> list[list[Trial]]:
+    """Trial t of every experiment together, so that each part of a run adds whole pairs (a
+    condition's trial t is compared with its baseline's trial t). Given all trials at once,
+    snakemake would make every trial's shards and test sets before evaluating any one. A batch whose
+    models are trained already (a stopped run's) goes first: it is done soonest."""
+    numbers = sorted({t.trial for t in missing})
+    groups = [[t for t in missing if t.trial == n] for n in numbers]
+    trained = lambda group: sum((RESULTS / trial_files(t)[0]).is_file() for t in group)  # noqa: E731
+    return sorted(groups, key=trained, reverse=True)  # a stable sort: otherwise by trial number
+
+
+def train(run, study: Study, snapshot: Path, missing: list[Trial], session: dict, done: int) -> int:
+    """Run snakemake on ``missing`` batch by batch, ``run(trials)`` starting each: every trial that
+    finishes goes into the snapshot with its progress line. A SIGTERM or Ctrl-C to this driver stops
+    snakemake as a Ctrl-C would, and no further batch starts."""
     progress = Progress(done, len(study.trials()))
-    stop = lambda signum, frame: process.send_signal(signal.SIGINT)  # noqa: E731
+    process, stopped = None, False
+
+    def stop(signum, frame):
+        nonlocal stopped
+        stopped = True
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     session["finished"] = []
     try:
-        while missing:
-            running = process.poll() is None
-            for trial in [t for t in missing if current(RESULTS, study, t)]:
-                copy_trial(RESULTS, snapshot, trial)
-                missing.remove(trial)
-                session["finished"].append(name(trial))
-                print(progress.line(trial), flush=True)
-            if not running:
-                break
-            time.sleep(POLL_SECONDS)
-        return process.wait()
+        for batch in batches(missing):
+            if stopped:
+                return 128 + signal.SIGINT
+            process = run(batch)
+            code = watch(process, study, snapshot, batch, session, progress)
+            if code != 0:
+                return code
+        return 0
     finally:
         session["ended"] = datetime.now(UTC).isoformat(timespec="seconds")
         record_session(snapshot, session)
+
+
+def watch(process, study: Study, snapshot: Path, batch: list[Trial], session: dict, progress: Progress) -> int:
+    """Until ``process`` ends, copy each trial of ``batch`` that it finishes into the snapshot."""
+    left = list(batch)
+    while left:
+        running = process.poll() is None
+        for trial in [t for t in left if current(RESULTS, study, t)]:
+            copy_trial(RESULTS, snapshot, trial)
+            left.remove(trial)
+            session["finished"].append(name(trial))
+            print(progress.line(trial), flush=True)
+        if not running:
+            break
+        time.sleep(POLL_SECONDS)
+    return process.wait()
 
 
 if __name__ == "__main__":

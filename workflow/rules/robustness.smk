@@ -33,6 +33,8 @@ rule evaluate_trial:
         "results/logs/evaluate_trial/{experiment}/trial-{trial}.log",
     benchmark:
         "results/benchmarks/evaluate_trial/{experiment}/trial-{trial}.tsv"
+    # A trained model is evaluated before the next training starts: its trial is whole sooner.
+    priority: 1
     conda:
         TRAIN_ENV
     threads: 2  # a default; profiles change it with set-threads

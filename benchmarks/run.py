@@ -211,7 +211,7 @@ def child_train(args) -> dict:
 def child_pipeline(args) -> dict:
     """The input pipeline alone, no model: uint8 originals + shards on disk -> shuffled float32
     batches (BatchStream, as a trial streams them), and the test set -> float32 batches (evaluate)."""
-    from cifar_noise.engine import to_inputs
+    from cifar_noise.cifar import to_inputs
     from cifar_noise.fileio import save_npy
     from cifar_noise.loops import BatchStream
     from cifar_noise.shards import NpyRows, TrainingImages, build_shard, shard_count, write_shard

@@ -5,3 +5,12 @@ logic can be unit-tested without Snakemake.
 """
 
 __version__ = "0.1.0"
+
+
+class StudyError(Exception):
+    """A problem the user can fix (bad input, bad config, no network...): the one exception the
+    workflow reports as a clean, one-line error.
+
+    Scripts print ``str(error)`` as a single line and exit non-zero instead of a traceback.
+    The message should say what went wrong *and* what to do about it.
+    """

@@ -13,7 +13,7 @@ import importlib.util
 import os
 import tempfile
 
-from .errors import StudyError
+from . import StudyError
 from .provenance import cpu_name
 
 BACKENDS = ("tensorflow", "jax", "torch")

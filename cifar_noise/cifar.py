@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import StudyError
+from . import StudyError
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -50,6 +50,12 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "scalar"),
     ("_codecs", "encode"),
 }
+
+
+def to_inputs(images, scale: bool):
+    """The model's float32 inputs from uint8 (or int16) images, on the host (numpy) or the device (jax) alike."""
+    x = images.astype(np.float32)
+    return x * np.float32(1.0 / 255.0) if scale else x
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):

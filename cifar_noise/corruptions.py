@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import StudyError
 from . import backend as backend_setup
-from .errors import StudyError
 from .fileio import file_digest, write_json
 from .noise import perturb_chunked
 from .provenance import package_versions

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .cifar import NUM_CLASSES
+from .cifar import NUM_CLASSES, to_inputs
 
 # Optimizer steps per call of the compiled function. On a GPU a call per step costs more than the
 # step itself (the launch and the Python around it). On the CPU a scanned step is many times
@@ -31,12 +31,6 @@ from .cifar import NUM_CLASSES
 # with jax 0.10.2), and a call costs little next to a step, so there each call runs one step.
 STEPS_PER_CALL = {"cpu": 1}
 GPU_STEPS_PER_CALL = 32
-
-
-def to_inputs(images, scale: bool):
-    """Float32 inputs from uint8 (or int16) images, on the host (numpy) or the device (jax) alike."""
-    x = images.astype(np.float32)
-    return x * np.float32(1.0 / 255.0) if scale else x
 
 
 def steps_per_call() -> int:

@@ -11,8 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import backend as backend_setup
-from .cifar import CLASS_NAMES, NUM_CLASSES
-from .engine import to_inputs
+from .cifar import CLASS_NAMES, NUM_CLASSES, to_inputs
 from .shards import NpyRows
 
 # Test images per evaluation batch: memory, not results, depends on it, so it is no parameter of

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import StudyError
+from . import StudyError
 
 # What a write fails with when the disk (or the user's quota on it) is full.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import StudyError
+from . import StudyError
 
 _HELD: list[int] = []  # lock file descriptors, kept open for the life of the process
 

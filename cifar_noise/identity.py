@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import StudyError
+from . import StudyError
 from .fileio import write_json
 
 SPLIT_FILES = ("train_images", "train_labels", "test_images", "test_labels")

@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from .errors import StudyError
+from . import StudyError
 from .fileio import DISK_FULL, disk_full_error
 
 

@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .cifar import NUM_CLASSES
-from .engine import to_inputs
-from .errors import StudyError
+from . import StudyError
+from .cifar import NUM_CLASSES, to_inputs
 from .params import TrialParams
 from .shards import TrainingImages
 

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import StudyError
 from .design import CIFAR10_SIZES, test_count
-from .errors import StudyError
 from .fileio import npy_layout, write_json
 from .shards import shard_rows
 from .study import Study

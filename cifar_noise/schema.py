@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
+from . import StudyError
 from .corruptions import DEFAULT_CORRUPTIONS, severity_params
 from .design import SPLIT_FIELDS, noise_params, resolve_corruption, sweep_point, test_pool
-from .errors import StudyError
 from .noise import NOISES, default_params, noise_types
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from .errors import StudyError
+from . import StudyError
 from .fileio import npy_layout, save_npy
 from .noise import perturb_chunked
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import StudyError
+from . import StudyError
 
 TEST_SETS = ("rest", "official")
 SHUFFLES = ("paired", "unpaired")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import StudyError
 from .design import (
     DEFINITION_FIELDS,
     SPLIT_FIELDS,
@@ -22,7 +23,6 @@ from .design import (
     numbers_only,
     resolve_corruptions,
 )
-from .errors import StudyError
 from .params import TrialParams
 from .schema import check_folder_names
 from .shards import shard_count

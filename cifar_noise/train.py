@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import StudyError
 from . import backend as backend_setup
 from .checkpoints import Checkpoints, fingerprint
-from .errors import StudyError
 from .evaluation import eval_batch_size, evaluate
 from .fileio import atomic_path, file_digest, write_json, write_text
 from .identity import check_trial_inputs

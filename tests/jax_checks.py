@@ -40,7 +40,8 @@ def follow_train_on_batch(folder: str, images: int, batch: int, epochs: int, ste
     steps per call) from the same initial weights over the same epochs; compare."""
     import keras
 
-    from cifar_noise.engine import CompiledLoop, compiled_predict, to_inputs
+    from cifar_noise.cifar import to_inputs
+    from cifar_noise.engine import CompiledLoop, compiled_predict
     from cifar_noise.loops import Progress, StreamingLoop, epoch_order
     from cifar_noise.models import build_model
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from fixtures import tiny_cifar
 
+from cifar_noise import StudyError
 from cifar_noise.cifar import read_archive
-from cifar_noise.errors import StudyError
 
 
 def test_round_trip_of_a_tiny_archive(tiny_archive):

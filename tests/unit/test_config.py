@@ -7,8 +7,8 @@ import pytest
 import yaml
 from workflow_runner import REPO
 
+from cifar_noise import StudyError
 from cifar_noise.changes import notes
-from cifar_noise.errors import StudyError
 from cifar_noise.models import ARCHITECTURES
 from cifar_noise.noise import NOISES
 from cifar_noise.params import TrialParams

@@ -9,8 +9,8 @@ from fixtures import flat_images, random_images
 from scipy import stats
 from workflow_runner import TINY_EXPERIMENT
 
+from cifar_noise import StudyError
 from cifar_noise.corruptions import DEFAULT_CORRUPTIONS, corrupt_test_set, subset_indices
-from cifar_noise.errors import StudyError
 from cifar_noise.noise import rounded_gaussian
 from cifar_noise.schema import validate_config
 from cifar_noise.stats import goodness_of_fit

@@ -6,8 +6,8 @@ import urllib.error
 
 import pytest
 
+from cifar_noise import StudyError
 from cifar_noise.download import download, verify_local_archive
-from cifar_noise.errors import StudyError
 
 PAYLOAD = b"cifar bytes " * 50_000
 

@@ -5,9 +5,9 @@ tests/workflow/test_engine_resume.py)."""
 import pytest
 from workflow_runner import run_with_jax
 
+from cifar_noise import StudyError
 from cifar_noise.backend import gpu_memory_errors
 from cifar_noise.engine import call_plan
-from cifar_noise.errors import StudyError
 
 
 def test_an_epoch_is_cut_into_calls_of_three_shapes():

@@ -89,6 +89,6 @@ def test_a_trial_that_outgrows_its_share_of_the_gpu_stops_with_one_line(tmp_path
         env=env,
     )
     assert done.returncode != 0
-    errors = [line for line in done.stderr.splitlines() if line.startswith("cifar_noise.errors.StudyError")]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("cifar_noise.StudyError")]
     assert errors and "lower trials_per_gpu" in errors[-1] and "0.2%" in errors[-1], done.stderr[-3000:]
     assert not (tmp_path / "out").exists() and not (tmp_path / "checkpoints").exists()  # nothing half-written

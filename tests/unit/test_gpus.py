@@ -10,7 +10,7 @@ import time
 import pytest
 from workflow_runner import REPO
 
-from cifar_noise.errors import StudyError
+from cifar_noise import StudyError
 from cifar_noise.gpus import asks_for_gpu, claim_gpu, default_lock_dir, slot_order, visible_gpus
 
 CLAIMER = """

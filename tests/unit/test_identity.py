@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from cifar_noise.errors import StudyError
+from cifar_noise import StudyError
 from cifar_noise.identity import check_identity, write_identity
 
 PARAMS = {"train_size": 200, "test_set": "official", "test_size": None, "shuffle": "paired", "seed": 7}

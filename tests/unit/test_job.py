@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, {repo!r})
 from types import SimpleNamespace
 from cifar_noise import job
-from cifar_noise.errors import StudyError
+from cifar_noise import StudyError
 
 def main(snakemake):
     print("attempt output", flush=True)

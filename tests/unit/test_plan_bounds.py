@@ -4,7 +4,7 @@ import pytest
 import yaml
 from workflow_runner import REPO
 
-from cifar_noise.errors import StudyError
+from cifar_noise import StudyError
 from cifar_noise.schema import validate_config
 from cifar_noise.study import Study
 

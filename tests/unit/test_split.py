@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from fixtures import decode_index, decode_label, tiny_cifar
 
-from cifar_noise.errors import StudyError
+from cifar_noise import StudyError
 from cifar_noise.split import make_split
 
 

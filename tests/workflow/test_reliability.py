@@ -26,7 +26,7 @@ from workflow_runner import (
     write_config,
 )
 
-from cifar_noise.errors import StudyError
+from cifar_noise import StudyError
 from cifar_noise.fileio import save_npy
 from cifar_noise.shards import TrainingImages, build_shard, write_shard
 

@@ -6,7 +6,7 @@ import os
 import re
 
 from cifar_noise.download import verify_local_archive
-from cifar_noise.errors import StudyError
+from cifar_noise import StudyError
 from cifar_noise.fileio import file_digest
 from cifar_noise.identity import SPLIT_FILES
 from cifar_noise.schema import validate_config

@@ -8,7 +8,7 @@ from snakemake.io import regex_from_filepattern, strip_wildcard_constraints
 from snakemake.logging import logger
 
 from cifar_noise.changes import notes
-from cifar_noise.errors import StudyError
+from cifar_noise import StudyError
 from cifar_noise.fileio import remove_empty_folders
 from cifar_noise.gpus import asks_for_gpu
 from cifar_noise.identity import SPLIT_FILES

@@ -15,18 +15,23 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The Snakefile imports cifar_noise from its own folder (current_basedir: this file's, also when
+
+# The Snakemake internals this workflow reads, each in one function (docs/reliability.md).
+include: "workflow/rules/internals.smk"
+
+
+# The Snakefile imports cifar_noise from its own folder (workflow_folder(): this file's, also when
 # another workflow uses this one as a module). Scripts run in fresh interpreters (or conda envs)
 # and import it through scripts/cifar_noise, a link to the package: Snakemake puts the scripts'
 # folder on their sys.path.
-sys.path.insert(0, str(workflow.current_basedir))
+sys.path.insert(0, workflow_folder())
 
 
 # The full study is the default; `--configfile other.yaml` replaces it rather than merging into it.
 # (A workflow that uses this one as a module passes its own config: this line is skipped then.)
-if not workflow.overwrite_configfiles:
+if not configfiles_given():
 
-    configfile: os.path.join(str(workflow.current_basedir), "config.yaml")
+    configfile: os.path.join(workflow_folder(), "config.yaml")
 
 
 include: "workflow/rules/common.smk"
@@ -38,9 +43,7 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/aggregate.smk"
 
 
-# Before the DAG is built: a target that names what the config lacks is one line; and what a
-# changed config would redo of the results already there.
-check_targets()
+# Before the DAG is built: what a changed config would redo of the results already there.
 note_changes()
 
 

@@ -1,5 +1,7 @@
 """What a run would redo because the config changed since the results were made: said in one line
-before any job runs, so that hours of recomputation are never a surprise."""
+before any job runs, so that hours of recomputation are never a surprise. Snakemake's dry run says
+"params changed" per job and --list-changes lists the files; these notes say which config setting
+changed and how many finished trials it redoes, and whether the archive on disk is the config's."""
 
 from __future__ import annotations
 

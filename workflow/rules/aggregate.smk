@@ -248,8 +248,8 @@ rule plan:
         ENV
     params:
         layout=layout(),
-        config=" ".join(map(str, workflow.configfiles)) or "the config",
-        threads=train_threads(),
+        config=" ".join(map(str, configfiles_loaded())) or "the config",
+        threads=rule_threads("train_trial"),
         metrics=study_files(rules.train_trial.output.metrics),
         speed_file="results/plan/speed.json",
     script:

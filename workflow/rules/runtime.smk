@@ -1,10 +1,6 @@
 # How and where jobs run: the profile's business, never the config's (that one says what the study
 # computes). Also what runs before the first job and after the last.
-import re
-import sys
-
 from snakemake.exceptions import WorkflowError
-from snakemake.io import regex_from_filepattern, strip_wildcard_constraints
 from snakemake.logging import logger
 
 from cifar_noise.changes import notes
@@ -16,17 +12,6 @@ from cifar_noise.plan import check_disk, footprint
 
 # Per-epoch checkpoints of running trials, outside every rule's outputs (see rule train_trial).
 CHECKPOINTS = "results/checkpoints"
-
-
-def profile_resource(rule, name, default=None):
-    """A resource that the profile (or --set-resources) sets for ``rule``, else ``default``. Snakemake
-    keeps a value that is not an integer (gres: "gpu:1") as an expression for each job to evaluate;
-    the ones read here depend on no wildcard, so this one is evaluated as a first attempt would."""
-    given = workflow.resource_settings.overwrite_resources.get(rule) or {}
-    if name not in given:
-        return default
-    first = dict(wildcards=None, input=None, attempt=1, threads=1, rulename=rule, async_run=None)
-    return given[name].evaluate(**first).value
 
 
 def trains_on_gpu():
@@ -43,7 +28,7 @@ def training_retries():
     when it trains on this machine's GPUs: what fails there (no GPU, a GPU without room for the
     trial) fails again, and nothing preempts a local job. On a cluster a retry resumes from the
     checkpoint, maybe on another node."""
-    return 0 if trains_on_gpu() and workflow.local_exec else None
+    return 0 if trains_on_gpu() and runs_jobs_here() else None
 
 
 def scaled(base):
@@ -76,33 +61,7 @@ def attempt_number(wildcards, attempt):
     return attempt
 
 
-def train_threads():
-    """The threads of a training job: the profile's set-threads, else the rule's."""
-    return rules.train_trial.rule.resources["_cores"].value
-
-
 # ---- before the first job and after the last ------------------------------------------------
-
-
-def check_targets():
-    """A target on the command line that no rule makes because it names an experiment, split,
-    corruption, noise condition or sweep that the config does not have: one line that says what
-    there is, before the DAG is built (Snakemake's own message would say only that no rule makes
-    it). Each output pattern is matched with its wildcards unconstrained, and the study checks
-    the names."""
-    if not workflow.is_main_process:
-        return
-    patterns = [strip_wildcard_constraints(pattern) for each in workflow.rules for pattern in each.output]
-    for target in (arg for arg in sys.argv[1:] if not arg.startswith("-")):
-        if any(each.is_producer(target) for each in workflow.rules):
-            continue
-        for pattern in patterns:
-            match = re.match(regex_from_filepattern(pattern), target)
-            try:
-                if match:
-                    STUDY.wildcards(match.groupdict())
-            except StudyError as error:
-                raise SystemExit(f"Error: {error}") from None
 
 
 def layout():
@@ -119,7 +78,7 @@ def layout():
 def note_changes():
     """Before any job runs: what this config would redo (or keep) of the results already there. Only
     in the main process: jobs that Snakemake runs as processes of their own (SLURM) load this file too."""
-    if not workflow.is_main_process:
+    if not is_main_process():
         return
     metrics = dict(zip(STUDY.trials(), study_files(rules.train_trial.output.metrics), strict=True))
     fetched = fetched_archive_md5()
@@ -130,9 +89,9 @@ def note_changes():
 
 def check_disk_space():
     """Stop with one line when the splits, shards and corrupted sets that the jobs about to run
-    would write do not fit in the free space (workflow.dag holds those jobs once planning is done)."""
+    would write do not fit in the free space."""
     try:
-        check_disk(footprint(STUDY, layout()), [path for job in workflow.dag.needrun_jobs() for path in job.output])
+        check_disk(footprint(STUDY, layout()), outputs_to_write())
     except StudyError as error:
         raise WorkflowError(str(error)) from None
 

@@ -46,6 +46,9 @@ def write_config(folder: Path, config: dict, name: str = "config.yaml") -> Path:
 
 # Local test runs train and shard with one thread per job, so that two jobs run at once on 2 cores.
 ONE_THREAD_PER_JOB = ("--set-threads", "train_trial=1", "make_shard=1")
+# The tests look into the shards a run made, which the workflow removes once their trial has
+# trained (temp()); test_workflow.py's test_shards_go_once_their_trial_has_trained runs without it.
+KEEP_SHARDS = "--notemp"
 
 
 def snakemake_command(workdir: Path, *args: str, config: Path | None = None, cores: int | None = 2) -> list[str]:
@@ -60,6 +63,7 @@ def snakemake_command(workdir: Path, *args: str, config: Path | None = None, cor
         "--directory",
         str(workdir),
         *(["--cores", str(cores)] if cores else []),
+        KEEP_SHARDS,
         *args,
         # after the targets: --set-threads takes every word that follows it
         *(ONE_THREAD_PER_JOB if cores else []),

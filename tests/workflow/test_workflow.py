@@ -4,17 +4,21 @@ import hashlib
 import json
 import shutil
 import stat
+import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 from fixtures import decode_label
 from workflow_runner import (
+    KEEP_SHARDS,
     TINY_EXPERIMENT,
     files_with_mtimes,
     planned_jobs,
     read_metrics,
     snakemake,
+    snakemake_command,
+    snakemake_env,
     tiny_config,
     trial_numbers,
     write_config,
@@ -210,22 +214,50 @@ def test_deleting_one_trial_reruns_that_trial_and_the_aggregates_only(study):
     assert len(pd.read_csv(workdir / "results/tables/trials.csv")) == 18
 
 
-def test_one_trial_alone_from_a_local_archive(tmp_path, tiny_archive):
+ONE_TRIAL = "results/experiments/salt_pepper/trial-02/metrics.json"
+
+
+@pytest.fixture(scope="module")
+def one_trial(tmp_path_factory, tiny_archive):
+    """One trial of the tiny study alone, from a local archive, run as users run it: without the
+    tests' --notemp, so that its shards (temp()) go once it has trained. The folder, a function
+    that runs snakemake there the same way, and the run's output."""
     archive, md5 = tiny_archive
+    workdir = tmp_path_factory.mktemp("one_trial")
     config = tiny_config()
     config["data"].update(archive=str(archive), archive_md5=md5)
-    config = write_config(tmp_path, config)
-    target = "results/experiments/salt_pepper/trial-02/metrics.json"
-    snakemake(tmp_path, target, config=config)
-    made = set(files_with_mtimes(tmp_path / "results"))
+    config = write_config(workdir, config)
+
+    def run(*args):
+        command = [word for word in snakemake_command(workdir, *args, config=config) if word != KEEP_SHARDS]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=snakemake_env())
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result.stdout + result.stderr
+
+    return workdir, run, run(ONE_TRIAL)
+
+
+def test_one_trial_alone_from_a_local_archive(one_trial, tiny_archive):
+    workdir, _, _ = one_trial
+    made = set(files_with_mtimes(workdir / "results"))
     trained = {p.split("/")[1] + "/" + p.split("/")[2] for p in made if p.startswith("experiments/")}
     assert trained == {"salt_pepper/trial-02"}
     # nothing downloaded: the local archive was copied, checked against its md5
-    assert hashlib.md5((tmp_path / "results/data/cifar-10-python.tar.gz").read_bytes()).hexdigest() == md5
-    assert "copied " in (tmp_path / "results/logs/fetch_archive.log").read_text()
+    assert hashlib.md5((workdir / "results/data/cifar-10-python.tar.gz").read_bytes()).hexdigest() == tiny_archive[1]
+    assert "copied " in (workdir / "results/logs/fetch_archive.log").read_text()
     assert {p.split("/")[1] for p in made if p.startswith("splits/")} == {"train200-official-trial02"}
     assert not any(p.startswith("experiments/") and "salt_pepper/trial-02" not in p for p in made)
     assert not any(p.startswith(("tables/", "plots/")) for p in made)
+
+
+def test_shards_go_once_their_trial_has_trained(one_trial):
+    """A run without --notemp removes a trial's shards once it has trained, and a later run does
+    not make them again for a trial that is done."""
+    workdir, run, output = one_trial
+    assert "make_shard" in output and (workdir / ONE_TRIAL).exists()
+    shards = workdir / "results/experiments/salt_pepper/trial-02/shards"
+    assert not shards.exists() or not any(shards.iterdir()), sorted(shards.iterdir())
+    assert planned_jobs(run("--dry-run", ONE_TRIAL)) == []
 
 
 @pytest.mark.parametrize(

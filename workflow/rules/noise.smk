@@ -1,9 +1,12 @@
 rule make_shard:
     input:
         train_images=get_shard_originals,
+    # Temporary: removed once the trial has trained. A study's shards are its largest files (the
+    # answer's 30 noisy trials: about 12 GB) and cost seconds to make again, which a retrained
+    # trial does by itself; --notemp keeps them.
     output:
-        shard="results/experiments/{experiment}/trial-{trial}/shards/shard-{shard}.npy",
-        identity="results/experiments/{experiment}/trial-{trial}/shards/shard-{shard}.json",
+        shard=temp("results/experiments/{experiment}/trial-{trial}/shards/shard-{shard}.npy"),
+        identity=temp("results/experiments/{experiment}/trial-{trial}/shards/shard-{shard}.json"),
     log:
         "results/logs/make_shard/{experiment}/trial-{trial}/shard-{shard}.log",
     benchmark:

@@ -1,5 +1,5 @@
 # Quick start:  make demo   (set up .venv, run the demo study)
-#               make test   (set up .venv, run the tests)
+#               make test   (set up .venv, run the fast tests; make test-all: every test)
 # Offline: add ARCHIVE=/path/to/cifar-10-python.tar.gz to use a local copy instead of downloading.
 # GPU machine: add GPU=1 to set up .venv from requirements-gpu.lock (Keras on JAX's CUDA build
 # instead of TensorFlow) and to train with profiles/gpu; see README.md.
@@ -32,7 +32,7 @@ LOCK := $(if $(GPU),requirements-gpu.lock,requirements.lock)
 PROFILE := $(if $(GPU),--workflow-profile profiles/gpu,)
 GPU_CHECK := $(if $(GPU),check-gpu,)
 
-.PHONY: setup demo study answer report trial redo plan check-gpu test lint fault-table benchmark lock lock-gpu clean
+.PHONY: setup demo study answer report trial redo plan check-gpu test test-all lint fault-table benchmark lock lock-gpu clean
 
 # GPU=1 on a machine without an NVIDIA GPU stops here, before .venv is replaced by the GPU one
 # (every target that sets up .venv runs it, each time: it is phony).
@@ -99,9 +99,18 @@ redo: setup
 plan: setup
 	$(SNAKEMAKE) plan $(PROFILE) --configfile $(FOLLOW_CONFIG) --quiet all
 
+# Two tiers. make test: every unit test and the workflow tests not marked slow, a few minutes on
+# 2 cores, for the change at hand. make test-all: those, then the slow workflow tests (full Snakemake
+# runs, kills and resumes, SLURM, real CIFAR-10), as CI runs them.
 # ARCHIVE also gives the tests the real CIFAR-10 archive (they read $$CIFAR10_ARCHIVE).
+PYTEST = $(if $(ARCHIVE),CIFAR10_ARCHIVE="$(abspath $(ARCHIVE))") $(BIN)/python -m pytest
 test: setup
-	$(if $(ARCHIVE),CIFAR10_ARCHIVE="$(abspath $(ARCHIVE))") $(BIN)/python -m pytest
+	$(PYTEST) tests/unit
+	$(PYTEST) -m "not slow" tests/workflow
+
+# --durations lists the slowest tests: CI's time goes there.
+test-all: test
+	$(PYTEST) -m slow --durations=25 tests/workflow
 
 # The four checks CI runs before the tests (configuration in pyproject.toml).
 lint: setup

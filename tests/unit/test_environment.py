@@ -84,15 +84,22 @@ def test_make_test_passes_archive_to_the_tests(tmp_path):
     # a make that runs these tests must not leak its own settings into this one
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
 
-    def planned(*args):
+    def planned(target, *args):
         done = subprocess.run(
-            ["make", "--no-print-directory", "-n", "test", *args], cwd=REPO, env=env, capture_output=True, text=True
+            ["make", "--no-print-directory", "-n", target, *args], cwd=REPO, env=env, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr
         return [line for line in done.stdout.splitlines() if "pytest" in line]
 
-    assert planned(f"ARCHIVE={archive}") == [f'CIFAR10_ARCHIVE="{archive}" .venv/bin/python -m pytest']
-    assert planned() == [".venv/bin/python -m pytest"]
+    fast = ["tests/unit", '-m "not slow" tests/workflow']
+    assert planned("test", f"ARCHIVE={archive}") == [
+        f'CIFAR10_ARCHIVE="{archive}" .venv/bin/python -m pytest {t}' for t in fast
+    ]
+    assert planned("test") == [f".venv/bin/python -m pytest {tier}" for tier in fast]
+    # make test-all: the fast tier, then the slow one, so that every test runs once
+    assert planned("test-all") == [
+        f".venv/bin/python -m pytest {t}" for t in (*fast, "-m slow --durations=25 tests/workflow")
+    ]
 
 
 @pytest.fixture

@@ -187,7 +187,7 @@ def test_after_the_study_every_follow_up_plans_only_what_it_should(tmp_path, tin
 def test_the_readme_layout_names_every_folder_the_study_writes(tiny_study):
     workdir, _ = tiny_study
     text = README.read_text()
-    tree = text[text.index("## Where everything goes") : text.index("## What reproduces")]
+    tree = next(block for block in text.split("```")[1::2] if block.startswith("\nresults/\n"))  # the layout
     results = workdir / "results"
     written = {p.name + "/" * p.is_dir() for p in results.iterdir()}
     written |= {f"{p.parent.name}/{p.name}/" for p in results.glob("*/*") if p.is_dir()}

@@ -114,7 +114,7 @@ def notebook_table(trials: pd.DataFrame, experiment: str) -> str:
 METRICS = {"clean": "test_accuracy", "corruption": "mean_corruption_accuracy"}
 
 COMPARISON_COLUMNS = [
-    "experiment", "baseline", "kind", "metric", "n", "n_baseline", "mean", "mean_baseline",
+    "experiment", "baseline", "kind", "metric", "corruption", "severity", "n", "n_baseline", "mean", "mean_baseline",
     "n_paired", "paired_difference", "paired_ci_low", "paired_ci_high", "paired_p_value", "holm_p_value",
     "sd_difference", "min_detectable_difference", "trials_for_1pp",
     "welch_difference", "welch_ci_low", "welch_ci_high", "welch_df", "welch_p_value", "flag",
@@ -122,31 +122,45 @@ COMPARISON_COLUMNS = [
 
 
 def comparisons_table(
-    trials: pd.DataFrame, comparisons: list[dict], level: float = 0.95, min_trials: int = 3
+    trials: pd.DataFrame,
+    comparisons: list[dict],
+    level: float = 0.95,
+    min_trials: int = 3,
+    robustness: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Each noisy condition against its baseline(s): the paired t-test on the trials both ran (the
     primary test; Holm-adjusted over the conditions compared with the same baseline), its power,
-    and Welch's unpaired t-test as a second column."""
-    rows = []
-    for metric, column in METRICS.items():
-        if column not in trials:
-            continue
-        for comparison in comparisons:
-            sides = [trials[trials["experiment"] == comparison[key]] for key in ("experiment", "baseline")]
-            sides = [side[side[column].notna()] for side in sides]
-            by_trial = [dict(zip(side["trial"], side[column], strict=True)) for side in sides]
-            unpaired = welch(sides[0][column], sides[1][column], level, min_trials)
-            rows.append(
-                {
-                    **comparison,
-                    "metric": metric,
-                    **{key: unpaired[key] for key in ("n", "n_baseline", "mean", "mean_baseline", "flag")},
-                    **paired(*by_trial, level),
-                    **{f"welch_{key}": unpaired[key] for key in ("difference", "ci_low", "ci_high", "df", "p_value")},
-                }
-            )
-    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-    # several conditions against one baseline, per metric: one family of tests each
-    for _, family in table.groupby(["baseline", "metric"]):
+    and Welch's unpaired t-test as a second column. With ``robustness`` (robustness.csv) also one
+    row per corruption and severity (metric "severity"): a mean over the severities can hide an
+    effect that shows only at the highest."""
+    rows = [
+        _comparison(comparison, {"metric": metric}, trials, column, level, min_trials)
+        for metric, column in METRICS.items()
+        if column in trials
+        for comparison in comparisons
+    ]
+    if robustness is not None:
+        for (corruption, severity), results in robustness.groupby(["corruption", "severity"], sort=True):
+            where = {"metric": "severity", "corruption": corruption, "severity": severity}
+            rows += [_comparison(c, where, results, "accuracy", level, min_trials) for c in comparisons]
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS).astype({"severity": "Int64"})  # blank: not a severity row
+    # several conditions against one baseline, per metric (and corruption and severity): one family
+    # of tests each
+    for _, family in table.groupby(["baseline", "metric", "corruption", "severity"], dropna=False):
         table.loc[family.index, "holm_p_value"] = holm(family["paired_p_value"])
     return table
+
+
+def _comparison(comparison: dict, where: dict, table: pd.DataFrame, column: str, level: float, min_trials: int):
+    """One row of comparisons.csv: ``column`` of the condition's trials against the baseline's."""
+    sides = [table[table["experiment"] == comparison[key]] for key in ("experiment", "baseline")]
+    sides = [side[side[column].notna()] for side in sides]
+    by_trial = [dict(zip(side["trial"], side[column], strict=True)) for side in sides]
+    unpaired = welch(sides[0][column], sides[1][column], level, min_trials)
+    return {
+        **comparison,
+        **where,
+        **{key: unpaired[key] for key in ("n", "n_baseline", "mean", "mean_baseline", "flag")},
+        **paired(*by_trial, level),
+        **{f"welch_{key}": unpaired[key] for key in ("difference", "ci_low", "ci_high", "df", "p_value")},
+    }

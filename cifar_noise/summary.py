@@ -66,11 +66,13 @@ def summary_markdown(
     # the robustness section both.
     clean = comparisons[comparisons["metric"] == "clean"]
     corrupted = comparisons[comparisons["metric"] == "corruption"]
+    severities = comparisons[comparisons["metric"] == "severity"]
     lines = _experiments_section(trials, experiments, level, min_trials)
     if not clean.empty:
         lines += _comparisons_section(clean, level)
     if "mean_corruption_accuracy" in trials:
         lines += _robustness_section(trials, experiments, clean, corrupted, level, corruptions or {}, min_trials)
+        lines += _severity_table(severities, level)
     if sweeps:
         lines += _sweeps_section(trials, sweeps, clean, level, min_trials)
     if clipping:
@@ -235,6 +237,38 @@ def _two_axes_table(clean: pd.DataFrame, corrupted: pd.DataFrame, level: float) 
             continue
         lines.append(_two_axes_row(row, keyed.loc[key]))
     return lines
+
+
+def _severity_table(severities: pd.DataFrame, level: float) -> list[str]:
+    """Where a noise acts: each comparison's paired difference on each corruption at each severity,
+    and at the highest severity also its interval and Holm p (every interval is in comparisons.csv)."""
+    if severities.empty:
+        return []
+    levels = sorted(severities["severity"].unique())
+    pct, top = f"{level:.0%}", levels[-1]
+    lines = [
+        "**Where it acts: each corruption and severity.** Paired differences in accuracy on each "
+        "corrupted test set (condition − baseline), by severity; at the highest severity with their "
+        f"{pct} interval and Holm-adjusted p-value (one family per baseline, corruption and severity). "
+        "The mean over the severities above can hide an effect that shows only at the highest.",
+        "",
+        "| condition | baseline | corruption | pairs | "
+        + " | ".join(f"severity {v:g}" for v in levels)
+        + f" | severity {top:g}: {pct} CI | Holm p |",
+        "|---|---|---|---|" + "---|" * len(levels) + "---|---|",
+    ]
+    for (experiment, baseline, corruption), rows in severities.groupby(
+        ["experiment", "baseline", "corruption"], sort=False
+    ):
+        by_level = rows.set_index("severity")
+        cells = " | ".join(
+            signed(by_level.loc[v, "paired_difference"]) if v in by_level.index else "n/a" for v in levels
+        )
+        highest = by_level.loc[top] if top in by_level.index else None
+        tail = "n/a | n/a" if highest is None else f"{signed_interval(highest)} | {p_value(highest['holm_p_value'])}"
+        pairs = int(rows["n_paired"].min())
+        lines.append(f"| `{experiment}` | `{baseline}` | {corruption} | {pairs} | {cells} | {tail} |")
+    return [*lines, ""]
 
 
 def _two_axes_row(clean: pd.Series, corrupted: pd.Series) -> str:

@@ -13,9 +13,10 @@ from cifar_noise.summary import summary_markdown
 
 def main(snakemake):
     trials = pd.read_csv(snakemake.input.csv)
+    robustness = pd.read_csv(snakemake.input.robustness)
     statistics = snakemake.params.statistics
     comparisons = comparisons_table(
-        trials, snakemake.params.comparisons, statistics["confidence"], statistics["min_trials"]
+        trials, snakemake.params.comparisons, statistics["confidence"], statistics["min_trials"], robustness
     )
     write_text(snakemake.output.comparisons, comparisons.to_csv(index=False))
     clipping = [json.loads(open(path).read()) for path in snakemake.input.clipping]

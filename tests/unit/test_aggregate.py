@@ -325,3 +325,55 @@ def test_the_robustness_section_marks_intervals_of_too_few_trials_too():
     section = text.split("## Robustness")[1]
     assert "| `noisy` | 2 | 0.4600 | 0.3600 | [" in section and "2 trials: too few" in section
     assert "**The answer on two axes.**" in section
+
+
+def test_each_corruption_and_severity_is_compared_pair_by_pair_and_shown_in_the_summary():
+    """A noise that helps only at the highest severity: the mean over severities dilutes it, the
+    severity rows show it, with the paired t-test's interval and Holm over the conditions."""
+    accuracy = {"base": [0.40, 0.42, 0.38], "noisy": [0.45, 0.47, 0.44], "other": [0.41, 0.43, 0.37]}
+    metrics = [fake_metrics(e, t, a, noise="none" if e == "base" else "gaussian") for e in accuracy
+               for t, a in enumerate(accuracy[e], 1)]  # fmt: skip
+    at_5 = {"base": [0.20, 0.22, 0.19], "noisy": [0.30, 0.29, 0.33], "other": [0.21, 0.20, 0.22]}
+    robustness = pd.DataFrame(
+        [{"experiment": e, "trial": t, "corruption": "gaussian", "severity": s, "accuracy": a}
+         for e in accuracy for t in (1, 2, 3)
+         for s, a in ((1, accuracy[e][t - 1] - 0.01), (5, at_5[e][t - 1]))]
+    )  # fmt: skip
+    trials = trials_table(metrics)
+    pairs = [{"experiment": e, "baseline": "base", "kind": "configured"} for e in ("noisy", "other")]
+    table = comparisons_table(trials, pairs, robustness=robustness)
+    rows = table[table["metric"] == "severity"].set_index(["experiment", "severity"])
+    assert len(rows) == 4 and set(table["metric"]) == {"clean", "severity"}
+    noisy_5 = rows.loc[("noisy", 5)]
+    reference = stats.ttest_rel(at_5["noisy"], at_5["base"])
+    assert noisy_5["corruption"] == "gaussian" and noisy_5["n_paired"] == 3
+    assert noisy_5["paired_difference"] == pytest.approx(sum(at_5["noisy"]) / 3 - sum(at_5["base"]) / 3)
+    assert (noisy_5["paired_ci_low"], noisy_5["paired_ci_high"]) == pytest.approx(
+        tuple(reference.confidence_interval())
+    )
+    # Holm's family at severity 5: the two conditions against base, not the clean axis's
+    other_p = stats.ttest_rel(at_5["other"], at_5["base"]).pvalue
+    low = min(reference.pvalue, other_p)
+    assert noisy_5["holm_p_value"] == pytest.approx(min(1.0, 2 * low) if reference.pvalue == low else reference.pvalue)
+
+    experiments = {
+        name: {"description": "", "architecture": "seed_a", "train_size": 100, "noise": "none", "enlarge": 1,
+               "epochs": 2, "shuffle": "paired"}
+        for name in accuracy
+    }  # fmt: skip
+    reports = [
+        {"experiment": e, "trial": t, "mean_corruption_accuracy": 0.3,
+         "corruptions": [{"corruption": "gaussian", "accuracy": 0.3}]}
+        for e in accuracy for t in (1, 2, 3)
+    ]  # fmt: skip
+    text = summary_markdown(
+        trials_table(metrics, robustness=reports),
+        table,
+        experiments,
+        {},
+        corruptions={"gaussian": {"description": "Gaussian", "vary": "sigma", "severities": [10, 50]}},
+    )
+    row = next(line for line in text.splitlines() if line.startswith("| `noisy` | `base` | gaussian |"))
+    expected = f"| {noisy_5['paired_difference']:+.4f} | [{noisy_5['paired_ci_low']:+.4f}, "
+    assert "| 3 | " in row and expected in row, row
+    assert "| severity 1 | severity 5 | severity 5: 95% CI | Holm p |" in text

@@ -65,7 +65,7 @@ def test_corruption_hurts_the_tiny_models(tiny_study):
 def test_the_answer_on_two_axes(tiny_study):
     workdir, _ = tiny_study
     comparisons = pd.read_csv(workdir / "results" / "tables" / "comparisons.csv")
-    assert set(comparisons["metric"]) == {"clean", "corruption"}
+    assert set(comparisons["metric"]) == {"clean", "corruption", "severity"}
     clean = comparisons[comparisons["metric"] == "clean"].set_index(["experiment", "baseline", "kind"])
     corrupted = comparisons[comparisons["metric"] == "corruption"].set_index(["experiment", "baseline", "kind"])
     assert list(clean.index) == list(corrupted.index)
@@ -78,7 +78,18 @@ def test_the_answer_on_two_axes(tiny_study):
         assert row["paired_difference"] == pytest.approx((a[common] - b[common]).mean())
         if len(common) >= 2 and (a[common] - b[common]).std() > 0:
             assert row["paired_p_value"] == pytest.approx(stats.ttest_rel(a[common], b[common]).pvalue)
+    # each corruption at each severity, paired on the same trials (robustness.csv)
+    by_severity = comparisons[comparisons["metric"] == "severity"]
+    table = pd.read_csv(workdir / "results" / "tables" / "robustness.csv")
+    assert len(by_severity) == len(clean) * len(table.groupby(["corruption", "severity"]))
+    for _, row in by_severity.iterrows():
+        at = table[(table["corruption"] == row["corruption"]) & (table["severity"] == row["severity"])]
+        by_trial = at.set_index(["experiment", "trial"])["accuracy"]
+        sides = [by_trial.loc[row["experiment"]], by_trial.loc[row["baseline"]]]
+        common = sorted(set(sides[0].index) & set(sides[1].index))
+        assert row["paired_difference"] == pytest.approx((sides[0][common] - sides[1][common]).mean())
     summary = (workdir / "results" / "summary.md").read_text()
+    assert "**Where it acts: each corruption and severity.**" in summary
     assert "## Robustness: accuracy on corrupted test sets" in summary
     assert "**The answer on two axes.**" in summary
     assert "| `gaussian` | `baseline` |" in summary.split("**The answer on two axes.**")[1]

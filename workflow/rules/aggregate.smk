@@ -42,6 +42,7 @@ rule aggregate_trials:
 rule summarize:
     input:
         csv=rules.aggregate_trials.output.csv,
+        robustness=rules.aggregate_trials.output.robustness,
         clipping=study_files(rules.clipping_share.output.json),
     output:
         summary=report(

@@ -57,6 +57,13 @@ def _trials_note(study: Study, metrics: Mapping[Trial, str]) -> str | None:
             settings.setdefault(where or key, set()).update([] if where else [trial.experiment])
     if not redone:
         return None
+    # An experiment's setting that training's sets for all (scale_inputs, precision), changed in
+    # every experiment: training's changed.
+    everywhere = {trial.experiment for trial in metrics}
+    for key in [key for key, experiments in settings.items() if experiments == everywhere]:
+        if key in study.config["training"]:
+            del settings[key]
+            settings[f"training.{key}"] = set()
     changed = "; ".join(
         f"{setting} ({', '.join(sorted(experiments))})" if experiments else setting
         for setting, experiments in settings.items()

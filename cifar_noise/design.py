@@ -31,6 +31,7 @@ DEFINITION_FIELDS = (
     "shuffle",
     "scale_inputs",
     "clip",
+    "precision",
 )
 
 

@@ -86,7 +86,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     if errors:
         raise StudyError("invalid config: " + "; ".join(_describe(e) for e in errors[:10]))
     _fill_defaults(config, schema, schema)
-    _resolve_inputs_scaling(config)
+    _resolve_inherited(config)
     problems = _check_experiments(config) + _check_sweeps(config) + _check_corruptions(config)
     if problems:
         raise StudyError("invalid config: " + "; ".join(dict.fromkeys(problems)))
@@ -136,11 +136,12 @@ def _check_size(config) -> None:
         )
 
 
-def _resolve_inputs_scaling(config: dict) -> None:
-    """An experiment's scale_inputs defaults to training.scale_inputs."""
+def _resolve_inherited(config: dict) -> None:
+    """An experiment's scale_inputs and precision default to training's."""
     for exp in [*config["experiments"].values(), *(sweep["experiment"] for sweep in config["sweeps"].values())]:
-        if exp["scale_inputs"] is None:
-            exp["scale_inputs"] = config["training"]["scale_inputs"]
+        for key in ("scale_inputs", "precision"):
+            if exp[key] is None:
+                exp[key] = config["training"][key]
 
 
 def check_folder_names(experiments: dict, sweeps: dict) -> None:

@@ -81,7 +81,6 @@ GLOBAL_SETTINGS = {
     "seed": "seed",
     "shard_size": "shards.size",
     "evaluate_every_epoch": "training.evaluate_every_epoch",
-    "precision": "training.precision",
 }
 
 

@@ -286,7 +286,7 @@ def test_sweeps_expand_into_experiments_and_reuse_identical_ones():
 @pytest.mark.fault(kind="bad config", real=True)
 def test_bad_sweeps(sweep, message):
     config = copy.deepcopy(GOOD)
-    config["sweeps"] = {"s": {**sweep, "experiment": GOOD["experiments"]["noisy"]}}
+    config["sweeps"] = {"s": {**sweep, "experiment": copy.deepcopy(GOOD["experiments"]["noisy"])}}
     with pytest.raises(StudyError, match=message):
         validate_config(config)
 
@@ -426,7 +426,9 @@ def test_every_sweep_point_is_compared_with_its_reference():
 
 def test_a_sweep_without_zero_is_compared_with_the_step_matched_baseline_and_gets_a_title():
     config = copy.deepcopy(GOOD)
-    config["sweeps"] = {"s": {"vary": "sigma", "values": [5, 10], "experiment": GOOD["experiments"]["noisy"]}}
+    config["sweeps"] = {
+        "s": {"vary": "sigma", "values": [5, 10], "experiment": copy.deepcopy(GOOD["experiments"]["noisy"])}
+    }
     study = make_study(config)
     sweep = study.sweeps["s"]
     assert sweep["baseline_kind"] == "step-matched" and len(set(sweep["baselines"])) == 1
@@ -482,6 +484,16 @@ def test_precision_is_a_parameter_of_every_trial():
     assert make_study(config).trial_params("base", 1).precision == "bfloat16"
     with pytest.raises(StudyError, match=r"training\.precision: 'float16' is not one of \['float32', 'bfloat16'\]"):
         validate_config(broken("training.precision", "float16"))
+
+
+def test_an_experiment_pair_that_differs_only_in_precision_is_two_experiments_on_the_same_splits():
+    config = copy.deepcopy(GOOD)
+    config["experiments"]["base_bf16"] = {**GOOD["experiments"]["base"], "precision": "bfloat16", "baseline": "base"}
+    study = make_study(config)
+    fp32, bf16 = study.trial_params("base", 2), study.trial_params("base_bf16", 2)
+    assert (fp32.precision, bf16.precision) == ("float32", "bfloat16")  # not merged as one definition
+    assert (fp32.split_seed, fp32.train_seed) == (bf16.split_seed, bf16.train_seed)
+    assert study.split_id("base", 2) == study.split_id("base_bf16", 2)
 
 
 def test_the_config_reference_names_every_key_of_an_experiment_and_of_a_sweep():

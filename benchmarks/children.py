@@ -57,6 +57,17 @@ def run_child(script: str | Path, spec: dict, timeout: float, env: dict | None =
     return run_children(script, [spec], timeout, env)[0]
 
 
+def wait_for_siblings(folder: str | Path, parties: int, timeout: float = 600) -> None:
+    """In a child started with others (run_children): say it is ready (a file named by its pid in
+    ``folder``), then wait until all ``parties`` are, so that their timed parts start together."""
+    Path(folder, str(os.getpid())).touch()
+    deadline = time.monotonic() + timeout
+    while len(os.listdir(folder)) < parties:
+        if time.monotonic() > deadline:
+            raise ChildFailed(f"only {len(os.listdir(folder))} of {parties} children ready after {timeout:.0f} s")
+        time.sleep(0.01)
+
+
 def child_main(handlers: dict) -> bool:
     """In a child (``--child JSON`` on the command line): run the handler its spec's ``kind`` names,
     print the result; return True. False in the parent."""

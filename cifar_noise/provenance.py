@@ -37,12 +37,20 @@ def git_commit(folder: str | os.PathLike) -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
-def cpu_name() -> str:
+def _cpuinfo(field: str) -> str | None:
+    """The first value of ``field`` in /proc/cpuinfo (Linux); None elsewhere."""
     try:
         with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            return next((line.split(":", 1)[1].strip() for line in handle if line.split(":")[0].strip() == field), None)
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return None
+
+
+def cpu_name() -> str:
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+def cpu_flags() -> dict:
+    """Whether the CPU has the instructions that bfloat16 arithmetic needs (and AVX-512, AVX2)."""
+    flags = set((_cpuinfo("flags") or "").split())
+    return {flag: flag in flags for flag in ("avx512_bf16", "amx_bf16", "avx512f", "avx2")}

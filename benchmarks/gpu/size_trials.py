@@ -1,6 +1,6 @@
 """Trial counts from a study's own power: how many trials each primary comparison needs.
 
-    python benchmarks/gpu/size_trials.py results-h200/results/ [--budget 600]
+    python benchmarks/gpu/size_trials.py results-h200/results/ [--wall-seconds 540] [--budget 600]
 
 Reads a finished study's ``tables/comparisons.csv`` (its results/ folder, also in a snapshot). The primary
 comparisons are each noise at ``--enlarge`` x against its step-matched baseline at ``--train-size``
@@ -8,13 +8,13 @@ images, on both axes (clean and mean corruption accuracy). For each, the spread 
 differences gives the pairs needed to detect 1 percentage point with 80% power (the column
 trials_for_1pp, from cifar_noise.stats). Prints the trial count of each experiment (condition and
 baseline alike) as config lines with the SDs they come from, and the study's training time with
-those counts, scaled from this run's (training images x its images per second of wall time).
+those counts, scaled from this run's training images (and, given ``--wall-seconds``, the study's wall
+time, e.g. of ``time snakemake --workflow-profile profiles/gpu``, scaled likewise).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -26,10 +26,17 @@ sys.path.insert(0, str(REPO))
 
 
 def primary(comparisons: pd.DataFrame, trials: pd.DataFrame, train_size: int, enlarge: int) -> pd.DataFrame:
-    """The rows of the primary comparisons, both metrics."""
+    """The rows of the primary comparisons, both axes (not the per-severity rows)."""
     experiments = trials.drop_duplicates("experiment").set_index("experiment")
-    chosen = comparisons["kind"].str.contains("step-matched") & comparisons["experiment"].map(
-        lambda name: experiments.loc[name, "train_size"] == train_size and experiments.loc[name, "enlarge"] == enlarge
+    axes = comparisons["metric"].isin(["clean", "corruption"])
+    chosen = (
+        axes
+        & comparisons["kind"].str.contains("step-matched")
+        & comparisons["experiment"].map(
+            lambda name: (
+                experiments.loc[name, "train_size"] == train_size and experiments.loc[name, "enlarge"] == enlarge
+            )
+        )
     )
     return comparisons[chosen]
 
@@ -52,6 +59,7 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=15_000)
     parser.add_argument("--enlarge", type=int, default=10)
     parser.add_argument("--most", type=int, default=50, help="no experiment gets more trials than this")
+    parser.add_argument("--wall-seconds", type=float, help="how long this study took, from the archive to the report")
     parser.add_argument("--budget", type=float, default=600, help="seconds the study may take")
     args = parser.parse_args()
     study = Path(args.study)
@@ -70,11 +78,10 @@ def main() -> None:
     planned = now.copy()
     for name, entry in counts.items():
         planned[name] = max(now.get(name, 0), entry["trials"])
-    run = json.loads((study / "run.json").read_text())["study"] if (study / "run.json").exists() else None
     ratio = float((images * planned).sum() / (images * now).sum())
     line = f"training images x{ratio:.2f} of this run's"
-    if run:
-        line += f"; at this run's pace, about {run['wall_seconds'] * ratio:.0f} s (budget {args.budget:.0f} s)"
+    if args.wall_seconds:
+        line += f"; at this run's pace, about {args.wall_seconds * ratio:.0f} s (budget {args.budget:.0f} s)"
     print(line)
 
 

@@ -69,11 +69,13 @@ study: setup
 
 # The answer (config/answer.yaml) in resumable parts: each finished trial goes into results-cpu/
 # (commit it), and the same command, here or in a fresh clone, carries on from there
-# (publish/resume.py). One line per finished trial: done, left, time left.
+# (publish/resume.py). One line per finished trial: done, left, time left. Once the study is
+# complete, README.md's "The answer" is written from the snapshot (publish/snapshot.py).
 ANSWER_CONFIG ?= config/answer.yaml
 SNAPSHOT ?= results-cpu
 answer: setup
 	$(BIN)/python -m publish.resume --configfile $(ANSWER_CONFIG) --snapshot $(SNAPSHOT) $(ARCHIVE_CONFIG) $(ARGS)
+	$(BIN)/python -m publish.snapshot readme $(SNAPSHOT)
 
 # The follow-ups: the config of the last make demo / make study unless CONFIG says otherwise, its
 # threads (they change the last digits of a trial's numbers) and its GPU setting.

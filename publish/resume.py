@@ -15,7 +15,9 @@
 
 Stopping it at any moment (Ctrl-C, SIGTERM, SIGKILL, the machine going away) loses at most the
 trials in flight: the same command, in this checkout or a fresh clone with the committed snapshot,
-carries on. Snakemake's own output goes to results/logs/resume.log.
+carries on. A copy cut short leaves no partial file under a real name, only a temporary one
+(".part", which git ignores), cleared when that file is next copied. Snakemake's own output goes to
+results/logs/resume.log.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import contextlib
 import ctypes
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -36,7 +37,8 @@ from pathlib import Path
 
 import yaml
 
-from cifar_noise.fileio import write_text
+from cifar_noise.fileio import atomic_path, write_text
+from cifar_noise.provenance import cpu_flags, cpu_name
 from cifar_noise.schema import validate_config
 from cifar_noise.study import Study, Trial
 
@@ -80,11 +82,8 @@ def recorded_params(folder: Path, trial: Trial) -> dict:
 def copy_trial(source: Path, dest: Path, trial: Trial) -> None:
     """Each file copied whole (a temporary name, then a rename), robustness.json last."""
     for name in trial_files(trial):
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        shutil.copy2(source / name, partial)
-        os.replace(partial, target)
+        with atomic_path(dest / name) as partial:
+            shutil.copy2(source / name, partial)
 
 
 def current(folder: Path, study: Study, trial: Trial) -> bool:
@@ -116,14 +115,16 @@ def name(trial: Trial) -> str:
 
 
 def die_with_parent() -> None:
-    """In the child: SIGINT when this driver dies, even by SIGKILL (Linux), so that snakemake stops
-    its jobs as on Ctrl-C instead of running on unwatched."""
+    """In the child: SIGINT when this driver dies, even by SIGKILL (Linux), so that snakemake
+    starts no further job unwatched. (The jobs in flight run to their end: their outputs stay in
+    results/, not yet in the snapshot.)"""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
 
 
 def snakemake(args: list[str], log) -> subprocess.Popen:
-    """snakemake in a session of its own: a Ctrl-C reaches it once, from this driver."""
+    """snakemake in a session of its own, its jobs with it: a Ctrl-C reaches them once, from this
+    driver (see stop())."""
     command = [sys.executable, "-m", "snakemake", *args]
     return subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent
@@ -146,17 +147,21 @@ class Progress:
 
 
 def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
-    return f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    """The CPU, its cores and the instruction sets that decide its speed (and the last bits of
+    float32 results): sessions of one study may land on different machines."""
+    flags = [name for name, has in cpu_flags().items() if has]
+    return f"{cpu_name()}, {os.cpu_count()} cores, {' '.join(flags) or 'no AVX2'}"
 
 
 def record_session(snapshot: Path, session: dict) -> None:
-    """Add this session to the snapshot's run.json: where, with how many threads, what it finished."""
+    """Write this session into the snapshot's run.json: where, with how many threads, what it has
+    finished so far. It is rewritten after every trial, so a session ended by SIGKILL or the machine
+    going away is on record up to its last finished trial."""
+    session["updated"] = datetime.now(UTC).isoformat(timespec="seconds")  # a killed session's last sign
     path = snapshot / RUN
     run = json.loads(path.read_text()) if path.exists() else {"sessions": []}
-    run["sessions"].append(session)
+    others = [s for s in run["sessions"] if s["started"] != session["started"]]
+    run["sessions"] = [*others, session]
     write_text(path, json.dumps(run, indent=2) + "\n")
 
 
@@ -184,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     study = Study(validate_config(yaml.safe_load(args.configfile.read_text())))
     snapshot, started = args.snapshot, datetime.now(UTC)
     snapshot.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(args.configfile, snapshot / "config.yaml")  # the config its trials were made with
+    with atomic_path(snapshot / "config.yaml") as partial:  # the config its trials were made with
+        shutil.copy2(args.configfile, partial)
     done, notes = restore(study, snapshot)
     for note in notes:
         print(f"Note: {note}", flush=True)
@@ -241,14 +247,18 @@ def train(run, study: Study, snapshot: Path, missing: list[Trial], session: dict
     process, stopped = None, False
 
     def stop(signum, frame):
+        # To snakemake's whole process group, as a terminal's Ctrl-C: on SIGINT snakemake itself
+        # only waits for its local jobs to end, and a training job runs for many minutes.
         nonlocal stopped
         stopped = True
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGINT)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     session["finished"] = []
+    record_session(snapshot, session)
     try:
         for batch in batches(missing):
             if stopped:
@@ -272,10 +282,12 @@ def watch(process, study: Study, snapshot: Path, batch: list[Trial], session: di
             copy_trial(RESULTS, snapshot, trial)
             left.remove(trial)
             session["finished"].append(name(trial))
+            record_session(snapshot, session)
             print(progress.line(trial), flush=True)
         if not running:
             break
-        time.sleep(POLL_SECONDS)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # back at once when snakemake ends
+            process.wait(timeout=POLL_SECONDS)
     return process.wait()
 
 

@@ -2,12 +2,14 @@
 
 import os
 import stat
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cifar_noise.download import copy_archive
-from cifar_noise.fileio import file_digest, save_npy, write_json, write_text
+from cifar_noise.fileio import atomic_path, file_digest, save_npy, write_json, write_text
 
 
 @pytest.fixture
@@ -37,3 +39,15 @@ def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
     (tmp_path / ".other.npy.xyz.part").write_bytes(b"not ours")
     save_npy(tmp_path / "shard-0000.npy", np.zeros(3))
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npy.xyz.part", "shard-0000.npy"]
+
+
+def test_git_ignores_what_a_write_cut_short_leaves(tmp_path):
+    # A run killed mid-copy (publish.resume) leaves atomic_path's temporary in the snapshot folder,
+    # which is committed as it stands: git must not pick the temporary up.
+    repo = Path(__file__).resolve().parents[2]
+    with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "metrics.json") as partial:
+        name = partial.name
+        raise KeyboardInterrupt
+    left = f"results-cpu/experiments/e/trial-01/{name}"
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", "-q", left], cwd=repo)
+    assert ignored.returncode == 0, f"{left} is not in .gitignore"

@@ -3,6 +3,7 @@ trial, only its snapshot kept, carried on in a fresh checkout, it retrains none 
 snapshot holds and ends with the aggregates of a run that was never stopped."""
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -67,23 +68,30 @@ def uninterrupted(config, tmp_path_factory):
 def test_a_run_stopped_and_carried_on_from_its_snapshot_alone_equals_one_never_stopped(config, uninterrupted, tmp_path):
     first = checkout(tmp_path / "first")
     process = resume(first, config)
-    for line in process.stdout:  # stopped as soon as a trial is in the snapshot
+    for line in process.stdout:  # killed as soon as a trial is in the snapshot, as a session's end may
         if " done: " in line:
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(signal.SIGKILL)
             break
     process.communicate(timeout=300)
     assert process.returncode != 0
     held = [path.parent for path in (first / "snap/experiments").glob("*/trial-*/robustness.json")]
     assert held, "the first trial is in the snapshot"
+    # run.json has the killed session, up to the trial it reported
+    session = json.loads((first / "snap/run.json").read_text())["sessions"][-1]
+    assert line.split()[1] in session["finished"] and "ended" not in session
     if len(held) == 6:  # the stop came after the last trial: carry on without one of them
         shutil.rmtree(held[-1])
         held.pop()
-    # no file of the snapshot is a partial copy
-    assert not [p for p in (first / "snap").rglob("*") if p.name.endswith(".partial")]
+    # A copy cut short by the kill can leave only a temporary (atomic_path's ".part" name, which
+    # git ignores), never a partial file under its own name: each held trial's files are whole.
+    for trial in held:
+        assert json.loads((trial / "metrics.json").read_text())["params"]
+        assert json.loads((trial / "robustness.json").read_text())
 
     fresh = checkout(tmp_path / "fresh")
     shutil.copytree(first / "snap", fresh / "snap")
     lines = finish(resume(fresh, config))
+    assert not [p for p in (fresh / "snap").rglob("*.part")], "the next copy of a file clears its leftovers"
     assert lines[0] == f"{len(held)} of 6 trials done (snap), {6 - len(held)} to train"
     trained = [line.split()[1] for line in lines if " done: " in line]
     assert len(trained) == 6 - len(held)

@@ -95,6 +95,13 @@ def snakemake(
     return result
 
 
+def as_from_a_terminal() -> None:
+    """In the child: Ctrl-C's default, as a terminal's shell gives it. A shell without job control
+    starts a background command (`pytest ... &`) with SIGINT ignored, and everything it starts
+    inherits that: the Ctrl-C tests would then send a signal that nothing hears."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_snakemake(workdir: Path, *args: str, config: Path | None = None, cores: int | None = 2) -> subprocess.Popen:
     """snakemake in a session of its own (so that a test can SIGKILL it and all it started)."""
     return subprocess.Popen(
@@ -104,6 +111,7 @@ def start_snakemake(workdir: Path, *args: str, config: Path | None = None, cores
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,
     )
 
 

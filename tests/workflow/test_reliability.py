@@ -199,15 +199,19 @@ def test_killed_while_writing_shards_then_resumed(tmp_path_factory, tiny_archive
 
 @pytest.mark.fault(kind="Ctrl-C", real=True)
 def test_ctrl_c_during_training_is_one_line_that_says_what_a_rerun_does(tmp_path, tiny_archive):
-    config = long_trial_config(tmp_path, tiny_archive[0], epochs=6)
+    # Only a finished trial removes its checkpoint (train.py clears it after writing the outputs):
+    # with 6 epochs, a loaded machine once finished the last 5 between the poll and the signal. 100
+    # epochs of 50 steps cannot pass in that moment.
+    config = long_trial_config(tmp_path, tiny_archive[0], epochs=100)
     state = tmp_path / "results/checkpoints/long/trial-01/state.json"
     process = start_snakemake(tmp_path, LONG, config=config)
     wait_for(process, state.exists)
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: to every process of the group
     output = process.communicate(timeout=300)[0]
+    assert state.exists(), f"the trial finished before the Ctrl-C:\n{output[-3000:]}"
     epoch = json.loads(state.read_text())["epoch"]
-    assert 1 <= epoch < 6, output[-3000:]
-    message = f"interrupted (Ctrl-C) after epoch {epoch} of 6; a rerun resumes from it"
+    assert 1 <= epoch < 100, output[-3000:]
+    message = f"interrupted (Ctrl-C) after epoch {epoch} of 100; a rerun resumes from it"
     assert [line for line in output.splitlines() if "Ctrl-C" in line] == [f"Error in rule train_trial: {message}"] + [
         f"ERROR: {message}"  # the job's log, which Snakemake prints after its own lines on the job
     ], output[-3000:]

@@ -109,21 +109,34 @@ def two_trials(source, md5, **data) -> dict:
     return study
 
 
-def test_an_archive_given_as_a_file_then_left_out_reruns_nothing(tmp_path, tiny_archive):
+@pytest.fixture(scope="module")
+def given(tiny_archive, tmp_path_factory):
+    """The two trials run with the archive given as a file (make demo ARCHIVE=...); each test
+    works on a copy."""
+    archive, md5 = tiny_archive
+    folder = tmp_path_factory.mktemp("given")
+    snakemake(folder, config=write_config(folder, two_trials(archive, md5, archive=str(archive)), "given.yaml"))
+    return folder
+
+
+def copy_of(folder: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(folder, tmp_path / "copy", symlinks=True))  # copy2: modification times are kept
+
+
+def test_an_archive_given_as_a_file_then_left_out_reruns_nothing(tmp_path, tiny_archive, given):
     """make demo ARCHIVE=..., then the README's follow-up commands without it, as the missing-archive
     error suggests: the archive in results/ has the same bytes, so nothing is planned."""
     archive, md5 = tiny_archive
-    snakemake(tmp_path, config=write_config(tmp_path, two_trials(archive, md5, archive=str(archive)), "given.yaml"))
+    workdir = copy_of(given, tmp_path)
     for data_md5 in (md5, OFFICIAL_MD5):  # the same bytes; the default md5: what the results were made from
-        output = dry_run(tmp_path, write_config(tmp_path, two_trials(archive, data_md5)))
+        output = dry_run(workdir, write_config(workdir, two_trials(archive, data_md5)))
         assert NOTHING_TO_DO in output, output[-3000:]
     assert f"is kept as the archive of these results, though data.md5 is {OFFICIAL_MD5}" in output
 
 
 def test_an_archive_downloaded_then_given_as_a_file_reruns_nothing(tmp_path, tiny_study):
     workdir, _ = tiny_study
-    copy = tmp_path / "copy"
-    shutil.copytree(workdir, copy, symlinks=True)  # copy2: modification times are kept
+    copy = copy_of(workdir, tmp_path)
     study = yaml.safe_load((copy / "config.yaml").read_text())
     downloaded = Path(study["data"]["url"].removeprefix("file://"))
     study["data"]["archive"] = str(shutil.copy2(downloaded, tmp_path / "elsewhere.tar.gz"))
@@ -131,17 +144,17 @@ def test_an_archive_downloaded_then_given_as_a_file_reruns_nothing(tmp_path, tin
     assert NOTHING_TO_DO in output and "Note:" not in output, output[-3000:]
 
 
-def test_a_changed_setting_is_named_before_any_job_runs(tmp_path, tiny_archive):
+def test_a_changed_setting_is_named_before_any_job_runs(tmp_path, tiny_archive, given):
     archive, md5 = tiny_archive
-    study = two_trials(archive, md5)
-    snakemake(tmp_path, config=write_config(tmp_path, study))
+    study = two_trials(archive, md5)  # the archive left out: the same bytes (the test above)
+    workdir = copy_of(given, tmp_path)
     study["experiments"]["gaussian"]["epochs"] = 2
     study["shards"]["size"] = 100
-    output = dry_run(tmp_path, write_config(tmp_path, study))
+    output = dry_run(workdir, write_config(workdir, study))
     assert "Note: 2 finished trials would be redone because the config changed: shards.size; epochs (gaussian)" in (
         output
     ), output[-3000:]
-    other = tmp_path / "other.tar.gz"
+    other = workdir / "other.tar.gz"
     write_tiny_archive(other, seed=1)
-    output = dry_run(tmp_path, write_config(tmp_path, two_trials(archive, md5, archive=str(other))))
+    output = dry_run(workdir, write_config(workdir, two_trials(archive, md5, archive=str(other))))
     assert f"Note: all 3 finished trials would be redone: data.archive {other} (md5 " in output, output[-3000:]

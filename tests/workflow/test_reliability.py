@@ -52,12 +52,25 @@ def same_files(first: dict, second: dict) -> bool:
 
 
 @pytest.fixture(scope="module")
-def second_run(tmp_path_factory, tiny_archive, tiny_study):
+def raced(tmp_path_factory, tiny_archive, tiny_study):
+    """The three trials rerun in another folder by two snakemakes started a second apart, then
+    once more for whatever the loser of the race left undone: the folder, and the two outputs and
+    exit codes (the race is test_two_snakemakes_on_one_folder_do_not_corrupt_it's)."""
     archive, md5 = tiny_archive
     workdir = tmp_path_factory.mktemp("second")
     config = write_config(workdir, tiny_config(url=archive.as_uri(), md5=md5))
+    first = start_snakemake(workdir, *RERUN, config=config)
+    time.sleep(1.0)
+    second = start_snakemake(workdir, *RERUN, config=config)
+    outputs = [first.communicate(timeout=900)[0], second.communicate(timeout=900)[0]]
+    codes = [first.returncode, second.returncode]
     snakemake(workdir, *RERUN, config=config)
-    return workdir
+    return workdir, outputs, codes
+
+
+@pytest.fixture(scope="module")
+def second_run(raced):
+    return raced[0]
 
 
 def test_two_runs_write_byte_identical_splits_and_shards(tiny_study, second_run):
@@ -182,7 +195,7 @@ WIDE = "results/experiments/wide/trial-01/metrics.json"
 @pytest.mark.fault(kind="kill", real=True)
 def test_killed_while_writing_shards_then_resumed(tmp_path_factory, tiny_archive):
     reference = tmp_path_factory.mktemp("shards_reference")
-    snakemake(reference, WIDE, config=big_shard_config(reference, tiny_archive[0]))
+    uninterrupted = start_snakemake(reference, WIDE, config=big_shard_config(reference, tiny_archive[0]))  # beside
 
     workdir = tmp_path_factory.mktemp("shards_killed")
     config = big_shard_config(workdir, tiny_archive[0])
@@ -193,6 +206,8 @@ def test_killed_while_writing_shards_then_resumed(tmp_path_factory, tiny_archive
 
     resume(workdir, config, WIDE)
     assert not list(shards.glob(".*"))  # no temporary leftovers
+    output = uninterrupted.communicate(timeout=900)[0]
+    assert uninterrupted.returncode == 0, output[-3000:]
     assert sha256_of(workdir / "results") == sha256_of(reference / "results")
     assert trial_numbers(workdir) == trial_numbers(reference)
 
@@ -226,21 +241,15 @@ def test_ctrl_c_during_training_is_one_line_that_says_what_a_rerun_does(tmp_path
 
 
 @pytest.mark.fault(kind="concurrent run", real=True)
-def test_two_snakemakes_on_one_folder_do_not_corrupt_it(tmp_path, tiny_archive, tiny_study):
-    config = write_config(tmp_path, tiny_config(url=tiny_archive[0].as_uri(), md5=tiny_archive[1]))
-    first = start_snakemake(tmp_path, *RERUN, config=config)
-    time.sleep(1.0)
-    second = start_snakemake(tmp_path, *RERUN, config=config)
-    outputs = [first.communicate(timeout=900)[0], second.communicate(timeout=900)[0]]
-    codes = [first.returncode, second.returncode]
+def test_two_snakemakes_on_one_folder_do_not_corrupt_it(raced, tiny_study):
+    workdir, outputs, codes = raced
     assert 0 in codes, outputs
     for code, output in zip(codes, outputs, strict=True):
         if code != 0:  # the loser is refused by Snakemake's lock, it does not write
             assert "LockException" in output or "cannot be locked" in output, output[-2000:]
-    snakemake(tmp_path, *RERUN, config=config)  # whatever the loser left undone
-    assert same_files(sha256_of(tiny_study[0] / "results"), sha256_of(tmp_path / "results"))
-    assert same_files(trial_numbers(tiny_study[0]), trial_numbers(tmp_path))
-    assert len(trial_numbers(tmp_path)) == 3
+    assert same_files(sha256_of(tiny_study[0] / "results"), sha256_of(workdir / "results"))
+    assert same_files(trial_numbers(tiny_study[0]), trial_numbers(workdir))
+    assert len(trial_numbers(workdir)) == 3
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,11 +42,12 @@ def _archive_note(study: Study, archive: str, fetched: str | None, wanted: str |
 
 def _trials_note(study: Study, metrics: Mapping[Trial, str]) -> str | None:
     """How many finished trials' recorded parameters differ from the config's, and in which settings."""
-    redone, settings = 0, {}
+    redone, settings, finished = 0, {}, set()
     for trial, path in metrics.items():
         recorded = _recorded_params(Path(path))
         if recorded is None:
             continue
+        finished.add(trial.experiment)
         current = json.loads(json.dumps(study.trial_params(trial.experiment, trial.trial).asdict()))
         keys = [key for key in current if current[key] != recorded.get(key)]
         if "seed" in keys:  # the derived seeds change with it
@@ -58,9 +59,8 @@ def _trials_note(study: Study, metrics: Mapping[Trial, str]) -> str | None:
     if not redone:
         return None
     # An experiment's setting that training's sets for all (scale_inputs, precision), changed in
-    # every experiment: training's changed.
-    everywhere = {trial.experiment for trial in metrics}
-    for key in [key for key, experiments in settings.items() if experiments == everywhere]:
+    # every experiment with a finished trial: training's changed.
+    for key in [key for key, experiments in settings.items() if experiments == finished]:
         if key in study.config["training"]:
             del settings[key]
             settings[f"training.{key}"] = set()

@@ -213,12 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         if aggregate.wait() != 0:
             print(f"the aggregate rules failed; see {log_path}:\n{tail(log_path)}", flush=True)
             return aggregate.returncode
-    for output in STUDY_OUTPUTS:
+    for output in STUDY_OUTPUTS:  # each file whole, as the trials' (a copy cut short: a .part)
         source = RESULTS / output
-        if source.is_dir():
-            shutil.copytree(source, snapshot / output, dirs_exist_ok=True)
-        else:
-            shutil.copy2(source, snapshot / output)
+        for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
+            if path.is_file():
+                with atomic_path(snapshot / path.relative_to(RESULTS)) as partial:
+                    shutil.copy2(path, partial)
     print(f"the study is complete: {snapshot} holds its trials, {', '.join(STUDY_OUTPUTS)}", flush=True)
     return 0
 
@@ -264,6 +264,8 @@ def train(run, study: Study, snapshot: Path, missing: list[Trial], session: dict
             if stopped:
                 return 128 + signal.SIGINT
             process = run(batch)
+            if stopped:  # the signal came while it started: it had no process to reach
+                stop(signal.SIGINT, None)
             code = watch(process, study, snapshot, batch, session, progress)
             if code != 0:
                 return code

@@ -1,6 +1,6 @@
 """Trial counts from a study's own power: how many trials each primary comparison needs.
 
-    python benchmarks/gpu/size_trials.py results-h200/results/ [--wall-seconds 540] [--budget 600]
+    python benchmarks/gpu/size_trials.py results-cpu/ [--wall-seconds 540] [--budget 600]
 
 Reads a finished study's ``tables/comparisons.csv`` (its results/ folder, also in a snapshot). The primary
 comparisons are each noise at ``--enlarge`` x against its step-matched baseline at ``--train-size``
@@ -55,7 +55,7 @@ def proposal(rows: pd.DataFrame, most: int) -> dict[str, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study", help="a study's results/ folder (in a snapshot too: results-h200/results/)")
+    parser.add_argument("study", help="a study's results/ folder (or a snapshot of one: results-cpu/)")
     parser.add_argument("--train-size", type=int, default=15_000)
     parser.add_argument("--enlarge", type=int, default=10)
     parser.add_argument("--most", type=int, default=50, help="no experiment gets more trials than this")

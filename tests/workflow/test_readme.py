@@ -156,7 +156,7 @@ def test_after_the_demo_every_follow_up_plans_only_what_it_should(tmp_path, tiny
     run(repo, "make redo TRIAL=no_noise/trial-03")
     after = planned_jobs(run(repo, "make demo", dry=True))
     assert ("evaluate_trial", "results/experiments/no_noise/trial-03/robustness.json") in after
-    assert not {rule for rule, _ in after} & {"fetch_archive", "split_dataset", "make_shard", "train_trial"}
+    assert not {rule for rule, _ in after} & {"fetch_archive", "split_dataset", "make_shard", "train_trial"}, after
     plan = run(repo, "make plan CONFIG=config/demo.yaml")
     assert "config/demo.yaml: 4 trials of 2 experiments" in plan and "finished trials on this host" in plan
 

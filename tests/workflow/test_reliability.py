@@ -121,7 +121,9 @@ def test_each_trial_records_what_reproduces_it(tiny_study):
 
 
 def long_trial_config(workdir, archive, epochs=4):
-    long = {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 2, "epochs": epochs, "batch_size": 8, "trials": 1}
+    # Epochs of a few seconds (8 x 200 images at batch 8): a kill timed to land inside epoch 2
+    # must not find the trial already past it on a fast machine.
+    long = {**TINY_EXPERIMENT, "noise": "gaussian", "enlarge": 8, "epochs": epochs, "batch_size": 8, "trials": 1}
     return write_config(
         workdir, tiny_config(url=archive.as_uri(), matched_baselines=False, sweeps={}, experiments={"long": long})
     )

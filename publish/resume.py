@@ -86,6 +86,16 @@ def copy_trial(source: Path, dest: Path, trial: Trial) -> None:
             shutil.copy2(source / name, partial)
 
 
+def copy_study_outputs(source: Path, dest: Path) -> None:
+    """A complete study's summary, tables and plots, each file whole, as a trial's files are."""
+    for output in STUDY_OUTPUTS:
+        top = source / output
+        for path in sorted(top.rglob("*")) if top.is_dir() else [top]:
+            if path.is_file():
+                with atomic_path(dest / path.relative_to(source)) as partial:
+                    shutil.copy2(path, partial)
+
+
 def current(folder: Path, study: Study, trial: Trial) -> bool:
     """Whether ``folder`` holds the whole trial, made with the parameters the config gives it now."""
     expected = study.trial_params(trial.experiment, trial.trial).asdict()
@@ -213,12 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         if aggregate.wait() != 0:
             print(f"the aggregate rules failed; see {log_path}:\n{tail(log_path)}", flush=True)
             return aggregate.returncode
-    for output in STUDY_OUTPUTS:  # each file whole, as the trials' (a copy cut short: a .part)
-        source = RESULTS / output
-        for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
-            if path.is_file():
-                with atomic_path(snapshot / path.relative_to(RESULTS)) as partial:
-                    shutil.copy2(path, partial)
+    copy_study_outputs(RESULTS, snapshot)
     print(f"the study is complete: {snapshot} holds its trials, {', '.join(STUDY_OUTPUTS)}", flush=True)
     return 0
 

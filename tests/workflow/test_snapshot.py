@@ -9,7 +9,7 @@ from workflow_runner import REPO
 
 from cifar_noise.schema import validate_config
 from cifar_noise.study import Study
-from publish.resume import STUDY_OUTPUTS, copy_trial
+from publish.resume import copy_study_outputs, copy_trial
 from publish.snapshot import TABLES, differences
 
 pytestmark = pytest.mark.slow
@@ -27,9 +27,7 @@ def snapshot(tiny_study, tmp_path_factory):
     study = Study(validate_config(yaml.safe_load(config.read_text())))
     for trial in study.trials():
         copy_trial(workdir / "results", dest, trial)
-    for name in STUDY_OUTPUTS:
-        source = workdir / "results" / name
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, dest / name)
+    copy_study_outputs(workdir / "results", dest)
     shutil.copy2(config, dest / "config.yaml")
     (dest / "run.json").write_text(json.dumps({"sessions": []}))
     return dest
